@@ -1,0 +1,41 @@
+# The course's commands. Each target sets up the virtual environment first if needed.
+# make release  regenerate release/ from source/ and prove it by autograding (the main job)
+# make test     unit tests of helpers, the nbgrader round trip, nbval over the notebooks
+# make lab      JupyterLab on the course (students and instructors)
+# make bench    the data-loading benchmark
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Offline datasets of the development and CI machines, used when present (never required).
+export COURSE_DATA_PATH ?= $(wildcard $(CURDIR)/../shared/data)
+export MPLBACKEND ?= Agg
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: venv release test lab bench sync clean
+venv: $(STAMP)
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+release: $(STAMP)
+	COURSE_FAST=1 $(PY) -m coursetools.release
+
+test: $(STAMP)
+	COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadgroup tests --nbval-lax source notebooks
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab
+
+bench: $(STAMP)
+	$(PY) benchmarks/data_loading.py
+
+sync: $(STAMP)
+	$(PY) -m coursetools.setup_cell .
+
+clean:
+	rm -rf submitted autograded feedback gradebook.db test-output

@@ -1,0 +1,240 @@
+"""The nbgrader round trip that proves an assignment works, used by `make release` and the tests.
+
+For one assignment, in a scratch course directory: regenerate the release and compare it
+with the committed one, look for leaks, autograde two submissions (the release with the
+reference solutions filled in, and the untouched release), and render feedback. Every
+broken invariant becomes a line in ``RoundTrip.problems``.
+"""
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+REFERENCE, BLANK = "reference", "blank"
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+def assignments(root: Path | None = None) -> list[str]:
+    """Every folder under source/ that holds a notebook, in order."""
+    root = root or repo_root()
+    return sorted(p.name for p in (root / "source").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def nbgrader(root: Path, *args: str, fast: bool = True) -> subprocess.CompletedProcess:
+    """Run the stock nbgrader CLI on the course directory ``root``; raise with its log on failure."""
+    env = dict(os.environ, COURSE_FAST="1" if fast else os.environ.get("COURSE_FAST", ""),
+               COURSE_QUIET="1", PYTHONWARNINGS="ignore",
+               # nbgrader runs `alembic` and the kernel from PATH: use this environment's.
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"]
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def generate_release(root: Path, name: str) -> Path:
+    """``nbgrader generate_assignment`` for one assignment inside course directory ``root``."""
+    nbgrader(root, "generate_assignment", name, "--force", "--log-level=WARN")
+    return root / "release" / name
+
+
+# ----------------------------------------------------------------------------- notebooks
+
+def _between(text: str, begin: str, end: str) -> list[str]:
+    out, inside = [], False
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith(begin):
+            inside = True
+        elif s.startswith(end):
+            inside = False
+        elif inside:
+            out.append(line)
+    return out
+
+
+def _distinctive(lines: list[str]) -> set[str]:
+    """Lines long and specific enough that finding one elsewhere means a leak."""
+    return {s for s in (l.strip() for l in lines) if len(s) >= 20 and not s.startswith("#")}
+
+
+def solution_lines(nb) -> set[str]:
+    return _distinctive([l for c in nb.cells for l in _between(c.source, MARKERS[0], MARKERS[1])])
+
+
+def hidden_test_lines(nb) -> set[str]:
+    return _distinctive([l for c in nb.cells for l in _between(c.source, MARKERS[2], MARKERS[3])])
+
+
+def grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def fill_in(release_nb, source_nb):
+    """The release notebook with every solution cell replaced by the reference solution."""
+    reference = {grade_id(c): c for c in source_nb.cells if grade_id(c)}
+    nb = nbformat.from_dict(release_nb)  # a deep copy
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and grade_id(cell) in reference:
+            lines = reference[grade_id(cell)].source.splitlines()
+            cell.source = "\n".join(l for l in lines if l.strip() not in (MARKERS[0], MARKERS[1]))
+    return nb
+
+
+def leaks(release_nb, source_nb) -> list[str]:
+    """Markers, outputs or reference-solution lines left in a release notebook."""
+    found = []
+    secret = solution_lines(source_nb) | hidden_test_lines(source_nb)
+    for i, cell in enumerate(release_nb.cells):
+        found += [f"cell {i} contains {m!r}" for m in MARKERS if m in cell.source]
+        if cell.get("outputs"):
+            found.append(f"cell {i} has outputs")
+        found += [f"cell {i} leaks {line[:60]!r}" for line in secret if line in cell.source]
+    return found
+
+
+def _html_text(path: Path) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
+
+
+def _same_tree(a: Path, b: Path) -> list[str]:
+    """Differences between two folders' files (names and bytes)."""
+    files = lambda d: {p.relative_to(d) for p in d.rglob("*") if p.is_file()} if d.is_dir() else set()
+    fa, fb = files(a), files(b)
+    diff = [f"only in regenerated release: {p}" for p in sorted(fa - fb)]
+    diff += [f"only in committed release: {p}" for p in sorted(fb - fa)]
+    diff += [f"differs from regenerated: {p}" for p in sorted(fa & fb) if (a / p).read_bytes() != (b / p).read_bytes()]
+    return diff
+
+
+# ----------------------------------------------------------------------------- the round trip
+
+@dataclass
+class CellScore:
+    grade_id: str
+    max_score: float
+    reference: float | None
+    blank: float | None
+
+
+@dataclass
+class RoundTrip:
+    name: str
+    cells: list[CellScore] = field(default_factory=list)
+    release_diff: list[str] = field(default_factory=list)
+    leaks: list[str] = field(default_factory=list)
+    feedback_problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    manual_points: float = 0.0
+    workdir: Path | None = None
+
+    @property
+    def score_problems(self) -> list[str]:
+        out = [f"reference scores {c.reference} of {c.max_score} on {c.grade_id}"
+               for c in self.cells if c.reference != c.max_score]
+        out += [f"blank release scores {c.blank} of {c.max_score} on {c.grade_id}"
+                for c in self.cells if c.blank not in (0, None)]
+        return out + ([] if self.cells else ["no autograded cells found"])
+
+    @property
+    def problems(self) -> list[str]:
+        return [f"{self.name}: {p}" for p in
+                self.release_diff + self.leaks + self.score_problems + self.feedback_problems]
+
+    @property
+    def points(self) -> float:
+        return sum(c.max_score for c in self.cells)
+
+    def score(self, student: str) -> float:
+        return sum(getattr(c, student) or 0.0 for c in self.cells)
+
+
+def _scores(root: Path, name: str) -> tuple[dict[str, dict[str, tuple[float, float | None]]], float]:
+    """{student: {grade_id: (max_score, auto_score)}} for autograded cells, and manual points."""
+    from nbgrader.api import Gradebook
+
+    out: dict[str, dict[str, tuple[float, float | None]]] = {}
+    manual = 0.0
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        for student in (REFERENCE, BLANK):
+            sub = gb.find_submission(name, student)
+            out[student] = {}
+            for nb in sub.notebooks:
+                for g in nb.grades:
+                    if g.cell.cell_type == "markdown" or g.auto_score is None and g.needs_manual_grade:
+                        if student == REFERENCE:
+                            manual += g.max_score
+                        continue
+                    out[student][g.name] = (g.max_score, g.auto_score)
+    return out, manual
+
+
+def run_round_trip(name: str, workdir: Path, repo: Path | None = None) -> RoundTrip:
+    """Prove one assignment in a scratch course directory ``workdir`` (created, then kept)."""
+    repo = repo or repo_root()
+    start = time.perf_counter()
+    rt = RoundTrip(name, workdir=workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(repo / "nbgrader_config.py", workdir / "nbgrader_config.py")
+    shutil.copytree(repo / "source" / name, workdir / "source" / name,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+
+    released = generate_release(workdir, name)
+    rt.release_diff = _same_tree(released, repo / "release" / name)
+
+    sources = {p.name: nbformat.read(p, as_version=4) for p in sorted((workdir / "source" / name).glob("*.ipynb"))}
+    for student in (REFERENCE, BLANK):
+        dest = workdir / "submitted" / student / name
+        shutil.copytree(released, dest)
+        if student == REFERENCE:
+            for nb_name, source_nb in sources.items():
+                nbformat.write(fill_in(nbformat.read(dest / nb_name, as_version=4), source_nb), dest / nb_name)
+    for nb_name, source_nb in sources.items():
+        rt.leaks += [f"release/{name}/{nb_name}: {x}"
+                     for x in leaks(nbformat.read(released / nb_name, as_version=4), source_nb)]
+
+    nbgrader(workdir, "autograde", name, "--force", "--log-level=WARN")
+    scores, rt.manual_points = _scores(workdir, name)
+    for gid, (max_score, ref) in sorted(scores[REFERENCE].items()):
+        blank = scores[BLANK].get(gid, (max_score, None))[1]
+        rt.cells.append(CellScore(gid, max_score, ref, blank))
+
+    nbgrader(workdir, "generate_feedback", name, "--force", "--log-level=WARN")
+    hidden = set().union(*(hidden_test_lines(nb) for nb in sources.values()))
+    for student in (REFERENCE, BLANK):
+        pages = sorted((workdir / "feedback" / student / name).glob("*.html"))
+        if len(pages) != len(sources):
+            rt.feedback_problems.append(f"{len(pages)} feedback page(s) for {student}, expected {len(sources)}")
+        for page in pages:
+            text = _html_text(page)
+            rt.feedback_problems += [f"feedback for {student} shows hidden test line {line[:60]!r}"
+                                     for line in hidden if line in text]
+    rt.seconds = time.perf_counter() - start
+    return rt
+
+
+def table(results: list[RoundTrip]) -> str:
+    """The release table: assignment, points possible, reference score, blank score, seconds."""
+    rows = [("assignment", "points", "reference", "blank", "manual", "seconds", "status")]
+    for r in results:
+        rows.append((r.name, f"{r.points:g}", f"{r.score(REFERENCE):g}", f"{r.score(BLANK):g}",
+                     f"{r.manual_points:g}", f"{r.seconds:.0f}", "ok" if not r.problems else "FAILED"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

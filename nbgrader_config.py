@@ -1,0 +1,35 @@
+"""nbgrader configuration for the course directory (this folder is the course root)."""
+import os
+import sys
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import GetGrades
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from coursetools.feedback import HideHiddenTests  # noqa: E402
+
+c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
+
+c.CourseDirectory.course_id = "cnn-course"
+# Runtime folders and data that must never be copied into a release or a submission.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "data"]
+
+# What students see in place of a solution.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Autograding runs in fast mode unless COURSE_FAST is set explicitly; a cell that runs past
+# the timeout (say, an infinite loop) fails on its own and grading moves on.
+if len(sys.argv) > 1 and sys.argv[1] in {"autograde", "validate"}:
+    os.environ.setdefault("COURSE_FAST", "1")
+c.Execute.timeout = 120
+c.Execute.interrupt_on_timeout = True
+c.ExecutePreprocessor.timeout = 120
+
+# A test cell that writes to stderr scores zero in nbgrader; drop the stderr noise that
+# libraries print on their own (warnings, progress bars) before grades are decided.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"(?i)warning|warn\(|\d+it/s|\d+%\||s/it\]"
+
+# Feedback shows each test's result and message, never hidden test code.
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]

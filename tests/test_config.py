@@ -1,0 +1,47 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import helpers
+from helpers import config
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("YES", True), ("0", False), ("", False)])
+def test_fast_mode_reads_the_environment(monkeypatch, value, expected):
+    monkeypatch.setenv("COURSE_FAST", value)
+    assert config.fast_mode() is expected
+    assert config.pick("full", "fast") == ("fast" if expected else "full")
+
+
+def test_seed_everything_repeats_every_generator():
+    def draw():
+        return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+    config.seed_everything(3)
+    first = draw()
+    config.seed_everything(3)
+    assert draw() == first
+    config.seed_everything(4)
+    assert draw() != first
+
+
+def test_device_is_cpu_without_gpu_and_says_how_to_get_one(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    monkeypatch.setattr(config, "_announced", set())
+    assert config.get_device() == torch.device("cpu")
+    out = capsys.readouterr().out
+    assert "cpu" in out and "Change runtime type" in out
+    config.get_device()
+    assert capsys.readouterr().out == "", "the device is announced once per session"
+
+
+def test_setup_returns_device_and_seeds(monkeypatch):
+    monkeypatch.setattr(config, "_announced", set())
+    device = helpers.setup(seed=5, verbose=False)
+    a = torch.rand(3)
+    helpers.setup(seed=5, verbose=False)
+    assert isinstance(device, torch.device)
+    assert torch.equal(a, torch.rand(3))

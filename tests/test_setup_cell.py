@@ -1,0 +1,73 @@
+"""Every notebook starts with the one canonical setup cell, and both its branches work."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from coursetools.setup_cell import SETUP_CELL, badge_path, colab_badge
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted([*ROOT.glob("source/*/*.ipynb"), *ROOT.glob("release/*/*.ipynb"), *ROOT.glob("notebooks/*.ipynb")])
+
+
+def test_there_are_notebooks():
+    assert any(p.parts[-3] == "source" for p in NOTEBOOKS) and any(p.parts[-2] == "notebooks" for p in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_notebook_carries_exactly_the_setup_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    mentions = [c for c in code if "google.colab" in c.source]
+    assert len(mentions) == 1, f"{path.name}: {len(mentions)} setup cells"
+    assert code[0] is mentions[0], "the setup cell is the first code cell"
+    assert code[0].source == SETUP_CELL, "setup cell differs from coursetools/setup_cell.py: run `make sync`"
+    if "source" in path.parts or "release" in path.parts:
+        assert code[0].metadata["nbgrader"]["locked"] is True
+    first = nb.cells[0]
+    twin = path if "release" not in path.parts else ROOT / "source" / path.parts[-2] / path.name
+    assert first.cell_type == "markdown" and first.source.startswith(colab_badge(badge_path(twin))), \
+        "the first cell starts with the Colab badge"
+
+
+def run_setup_cell(cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    code = SETUP_CELL + "\nprint('HELPERS_FROM', helpers.__file__)\nprint('DEVICE', DEVICE)\n"
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_local_branch_finds_helpers_from_an_assignment_folder():
+    env = dict(os.environ)
+    proc = run_setup_cell(ROOT / "source" / "01_filters", env)
+    assert proc.returncode == 0, proc.stderr
+    assert "DEVICE cpu" in proc.stdout or "DEVICE cuda" in proc.stdout
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(), reason="needs git and a git checkout")
+def test_colab_branch_clones_installs_and_imports(tmp_path):
+    """The Colab branch, offline: a fake google.colab module, a clone from this repository's
+    path, and a pip install that finds everything already satisfied."""
+    fake = tmp_path / "fake_colab"
+    (fake / "google" / "colab").mkdir(parents=True)
+    (fake / "google" / "__init__.py").write_text("")
+    (fake / "google" / "colab" / "__init__.py").write_text("")
+    clone = tmp_path / "content" / "cnn-course"
+    env = dict(os.environ, PYTHONPATH=str(fake), COURSE_REPO=str(ROOT), COURSE_DIR=str(clone), PIP_NO_INDEX="1")
+    workdir = tmp_path / "content"
+    workdir.mkdir(exist_ok=True)
+    proc = run_setup_cell(workdir, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (clone / "helpers" / "__init__.py").is_file(), "the repository was cloned"
+    assert f"HELPERS_FROM {clone / 'helpers' / '__init__.py'}" in proc.stdout, proc.stdout
+    # A second run reuses the clone instead of cloning again.
+    again = run_setup_cell(workdir, env)
+    assert again.returncode == 0, again.stderr
+
+
+def test_colab_requirements_never_reinstall_torch():
+    lines = [l.split("#")[0].strip() for l in (ROOT / "requirements-colab.txt").read_text().splitlines()]
+    names = {l.split(">")[0].split("=")[0].split("<")[0].strip().lower() for l in lines if l}
+    assert names and not names & {"torch", "torchvision", "numpy", "matplotlib"}
