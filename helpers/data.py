@@ -165,7 +165,7 @@ def _download(name: str) -> str | None:
 
 
 def _missing_message(name: str, files: list[str], reason: str | None) -> str:
-    where = cache_dir() / IDX_FOLDERS.get(name, (name,))[0] if name in IDX_FOLDERS else cache_dir()
+    where = cache_dir() / IDX_FOLDERS[name][0] if name in IDX_FOLDERS else cache_dir()
     lines = [f"{name} is not available.",
              f"  looked in: {', '.join(str(d) for d in search_dirs())}",
              f"  download: {reason or 'failed'}",

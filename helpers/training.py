@@ -11,6 +11,8 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
+from .config import fast_mode
+
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -35,7 +37,7 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
 
 def _show_progress() -> bool:
     """Progress bars only for a person watching: not in tests, CI or autograding."""
-    quiet = os.environ.get("COURSE_QUIET", "") or os.environ.get("COURSE_FAST", "") or os.environ.get("CI", "")
+    quiet = fast_mode() or os.environ.get("COURSE_QUIET") or os.environ.get("CI")
     return not quiet and (sys.stdout.isatty() or "ipykernel" in sys.modules)
 
 
