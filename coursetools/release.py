@@ -19,6 +19,11 @@ def main(argv: list[str]) -> int:
     if not names:
         print("no assignments under source/")
         return 1
+    stray = sorted(str(p.relative_to(root)) for n in names for p in (root / "source" / n).glob("artifacts"))
+    if stray:
+        print("Trained models found in source/ (from running a notebook there): " + ", ".join(stray)
+              + ". Delete them: nbgrader would copy them into the release and over students' files at grading.")
+        return 1
     for name in names:
         generate_release(root, name)
         print(f"regenerated release/{name}")

@@ -35,7 +35,8 @@ def assignments(root: Path | None = None) -> list[str]:
 
 def nbgrader(root: Path, *args: str, fast: bool = True) -> subprocess.CompletedProcess:
     """Run the stock nbgrader CLI on the course directory ``root``; raise with its log on failure."""
-    env = dict(os.environ, COURSE_FAST="1" if fast else os.environ.get("COURSE_FAST", ""),
+    env = {k: v for k, v in os.environ.items() if k != "COURSE_ARTIFACTS"}  # artifacts beside the notebooks
+    env = dict(env, COURSE_FAST="1" if fast else os.environ.get("COURSE_FAST", ""),
                COURSE_QUIET="1", PYTHONWARNINGS="ignore",
                # nbgrader runs `alembic` and the kernel from PATH: use this environment's.
                PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
@@ -192,7 +193,7 @@ def run_round_trip(name: str, workdir: Path, repo: Path | None = None) -> RoundT
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.copy2(repo / "nbgrader_config.py", workdir / "nbgrader_config.py")
     shutil.copytree(repo / "source" / name, workdir / "source" / name,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "artifacts"))
 
     released = generate_release(workdir, name)
     rt.release_diff = _same_tree(released, repo / "release" / name)

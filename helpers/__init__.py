@@ -3,20 +3,20 @@
 Notebooks import it as ``import helpers`` after the setup cell; see each module's
 docstring for what lives where.
 """
+from .artifacts import ArtifactError, artifact_path, fit_or_load, load_model, required, save_model
 from .checks import check_close, check_equal, passed
-from .config import fast_mode, get_device, pick, seed_everything, setup
+from .config import fast_mode, get_device, grading, pick, seed_everything, setup
 from .data import (Batches, Dataset, DataUnavailableError, available_datasets, load_cifar10,
                    load_fashion_mnist, load_mnist, sample_image)
 from .plotting import confusion_matrix, image_grid, kernel_grid, training_curves
-from .training import (ArtifactError, History, accuracy, count_parameters, evaluate, load_model,
-                       save_model, train)
+from .training import History, accuracy, count_parameters, evaluate, train
 
 __all__ = [
+    "ArtifactError", "artifact_path", "fit_or_load", "load_model", "required", "save_model",
     "check_close", "check_equal", "passed",
-    "fast_mode", "get_device", "pick", "seed_everything", "setup",
+    "fast_mode", "get_device", "grading", "pick", "seed_everything", "setup",
     "Batches", "Dataset", "DataUnavailableError", "available_datasets", "load_cifar10",
     "load_fashion_mnist", "load_mnist", "sample_image",
     "confusion_matrix", "image_grid", "kernel_grid", "training_curves",
-    "ArtifactError", "History", "accuracy", "count_parameters", "evaluate", "load_model",
-    "save_model", "train",
+    "History", "accuracy", "count_parameters", "evaluate", "train",
 ]

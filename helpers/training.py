@@ -1,11 +1,10 @@
-"""Training and evaluation loops, parameter counting, and model artifacts for grading."""
+"""Training and evaluation loops and parameter counting (artifacts live in ``helpers.artifacts``)."""
 from __future__ import annotations
 
 import os
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
@@ -111,49 +110,3 @@ def train(model: nn.Module, batches: Iterable[Batch], epochs: int = 1,
             print(f"epoch {epoch + 1}/{epochs}: loss {history.loss[-1]:.4f}, acc {history.accuracy[-1]:.4f}"
                   f"{val} ({history.seconds[-1]:.1f} s)")
     return history
-
-
-# ----------------------------------------------------------------------------- artifacts
-
-class ArtifactError(RuntimeError):
-    """A saved model artifact is missing, unreadable or does not fit the model."""
-
-
-def save_model(model: nn.Module, path: str | Path, **metrics: float) -> Path:
-    """Save weights, the architecture's description and ``metrics`` for grading.
-
-    Tests load the file with :func:`load_model` and evaluate it; they never retrain.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"format": 1, "architecture": repr(model), "state_dict": state, "metrics": dict(metrics)}, path)
-    return path
-
-
-def load_model(model: nn.Module, path: str | Path) -> tuple[nn.Module, dict]:
-    """Load an artifact saved by :func:`save_model` into ``model``; return it and its metrics.
-
-    Raises :class:`ArtifactError` with a message a student can act on when the file is
-    missing or corrupt, or when its tensors do not fit ``model``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ArtifactError(f"No saved model at {path}. Run the training cell that saves it, "
-                            "and submit the file together with the notebook.")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        state = blob["state_dict"]
-    except Exception as exc:
-        raise ArtifactError(f"{path} is not a model saved by helpers.save_model ({type(exc).__name__}). "
-                            "Run the training cell again to re-create it.") from None
-    expected = model.state_dict()
-    problems = [f"missing {k}" for k in expected if k not in state]
-    problems += [f"unexpected {k}" for k in state if k not in expected]
-    problems += [f"{k}: saved {tuple(state[k].shape)}, model has {tuple(v.shape)}"
-                 for k, v in expected.items() if k in state and state[k].shape != v.shape]
-    if problems:
-        raise ArtifactError(f"{path} does not fit this model: " + "; ".join(problems[:5])
-                            + ". Re-run the training cell with the current architecture.")
-    model.load_state_dict(state)
-    return model, dict(blob.get("metrics", {}))
