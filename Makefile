@@ -1,6 +1,7 @@
 # The course's commands. Each target sets up the virtual environment first if needed.
 # make release  regenerate release/ from source/ and prove it by autograding (the main job)
-# make test     unit tests of helpers, the nbgrader round trip, nbval over the notebooks
+# make test     unit tests of helpers, the nbgrader round trip, nbval over the notebooks, browser tests
+# make e2e      only the browser tests (JupyterLab in headless Chromium; skipped if no Chromium)
 # make lab      JupyterLab on the course (students and instructors)
 # make bench    the data-loading benchmark
 SHELL := /bin/bash
@@ -13,7 +14,7 @@ export COURSE_DATA_PATH ?= $(wildcard $(CURDIR)/../shared/data)
 export MPLBACKEND ?= Agg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv release test lab bench sync clean
+.PHONY: venv release test e2e lab bench sync clean
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,10 +26,15 @@ $(STAMP): requirements.txt pyproject.toml
 release: $(STAMP)
 	COURSE_FAST=1 $(PY) -m coursetools.release
 
-# Unit and round-trip tests run on two workers; nbval runs each notebook's cells in order in one kernel.
+# Unit and round-trip tests run on two workers; nbval runs each notebook's cells in order in one
+# kernel; the browser tests drive one JupyterLab server.
 test: $(STAMP)
-	COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadgroup tests
+	COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadgroup --ignore=tests/e2e tests
 	COURSE_FAST=1 $(PY) -m pytest --nbval-lax source notebooks
+	$(MAKE) e2e
+
+e2e: $(STAMP)
+	COURSE_FAST=1 $(PY) -m pytest -rs tests/e2e
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab
