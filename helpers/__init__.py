@@ -8,6 +8,7 @@ from .checks import check_close, check_equal, passed
 from .config import fast_mode, get_device, grading, pick, seed_everything, setup
 from .data import (Batches, Dataset, DataUnavailableError, available_datasets, load_cifar10,
                    load_fashion_mnist, load_mnist, sample_image)
+from .selfcheck import self_check
 from .plotting import confusion_matrix, image_grid, kernel_grid, training_curves
 from .training import History, accuracy, count_parameters, evaluate, train
 
@@ -17,6 +18,7 @@ __all__ = [
     "fast_mode", "get_device", "grading", "pick", "seed_everything", "setup",
     "Batches", "Dataset", "DataUnavailableError", "available_datasets", "load_cifar10",
     "load_fashion_mnist", "load_mnist", "sample_image",
+    "self_check",
     "confusion_matrix", "image_grid", "kernel_grid", "training_curves",
     "History", "accuracy", "count_parameters", "evaluate", "train",
 ]
