@@ -1,0 +1,89 @@
+"""Grade a folder of notebooks downloaded from an LMS: one file per student, any file names.
+
+Usage: python -m coursetools.grade_folder ASSIGNMENT FOLDER [--root COURSE_DIR]
+
+Each notebook becomes ``submitted/<student>/<ASSIGNMENT>/<the release notebook's name>``, so
+a file saved as "Copy of filters.ipynb" or "Jane Doe_4711_assignsubmission_file_filters (1).ipynb"
+is graded like the original. The student id is taken from the file name (LMS prefixes kept,
+the notebook's own name and "Copy of" dropped). Then the stock nbgrader commands run:
+``autograde``, ``generate_feedback`` and ``export``; feedback pages land in
+``feedback/<student>/<ASSIGNMENT>/`` and the grades in ``grades.csv``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from .roundtrip import generate_release, nbgrader, repo_root
+
+
+def student_id(filename: str, notebook_stem: str) -> str:
+    """A gradebook-safe student id from an uploaded file's name."""
+    stem = Path(filename).stem
+    slug = re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_")
+    noise = ["copy_of", "assignsubmission_file", "onlinetext", re.sub(r"[^a-z0-9]+", "_", notebook_stem.lower())]
+    short = slug
+    for token in noise:
+        short = short.replace(token, "_")
+    short = re.sub(r"_\d{1,2}$", "", re.sub(r"_+", "_", short).strip("_"))  # "(1)" copies
+    return short or slug or "student"
+
+
+def collect(assignment: str, folder: Path, root: Path) -> dict[str, Path]:
+    """Copy every notebook in ``folder`` into ``root/submitted``; return {student: original file}."""
+    release = root / "release" / assignment
+    names = sorted(p.name for p in release.glob("*.ipynb"))
+    if len(names) != 1:
+        raise SystemExit(f"{release} has {len(names)} notebooks; grade_folder handles one-notebook assignments")
+    target = names[0]
+    taken: dict[str, Path] = {}
+    for upload in sorted(folder.glob("*.ipynb")):
+        sid = student_id(upload.name, Path(target).stem)
+        base, n = sid, 2
+        while sid in taken:
+            sid, n = f"{base}_{n}", n + 1
+        dest = root / "submitted" / sid / assignment
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.mkdir(parents=True)
+        shutil.copy2(upload, dest / target)
+        taken[sid] = upload
+    if not taken:
+        raise SystemExit(f"no .ipynb files in {folder}")
+    return taken
+
+
+def grade(assignment: str, folder: Path, root: Path | None = None) -> list[dict[str, str]]:
+    """Collect, autograde, write feedback and grades.csv; return the CSV rows of this assignment."""
+    root = root or repo_root()
+    generate_release(root, assignment)  # registers the assignment in the gradebook (release unchanged)
+    students = collect(assignment, folder, root)
+    nbgrader(root, "autograde", assignment, "--force", "--log-level=WARN")
+    nbgrader(root, "generate_feedback", assignment, "--force", "--log-level=WARN")
+    nbgrader(root, "export", "--log-level=WARN")
+    with open(root / "grades.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["assignment"] == assignment and r["student_id"] in students]
+    width = max(len(s) for s in students)
+    for r in sorted(rows, key=lambda r: r["student_id"]):
+        print(f"{r['student_id'].ljust(width)}  {float(r['score']):g} / {float(r['max_score']):g}  "
+              f"(from {students[r['student_id']].name})")
+    print(f"feedback: {root / 'feedback'}/<student>/{assignment}/   grades: {root / 'grades.csv'}")
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("assignment")
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--root", type=Path, default=None, help="course directory (default: this repository)")
+    args = parser.parse_args(argv)
+    grade(args.assignment, args.folder, args.root)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
