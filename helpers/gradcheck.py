@@ -12,6 +12,8 @@ from typing import Callable, Mapping
 import numpy as np
 import torch
 
+from .checks import comparable
+
 
 def _arr(a) -> np.ndarray:
     if isinstance(a, torch.Tensor):
