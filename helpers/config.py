@@ -58,6 +58,9 @@ def get_device(verbose: bool = True) -> torch.device:
 def setup(seed: int = DEFAULT_SEED, verbose: bool = True) -> torch.device:
     """What the setup cell of every notebook calls: seed everything, pick and return the device."""
     seed_everything(seed)
+    if grading():  # tests must see the real numpy, torch and checks, whatever a submission patched
+        from . import guard
+        guard.install()
     if verbose and "fast" not in _announced:
         _announced.add("fast")
         print(f"fast mode: {'ON (small data, few epochs)' if fast_mode() else 'off'}; seed: {seed}")
