@@ -3,10 +3,11 @@ import os
 import sys
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import GetGrades
+from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, GetGrades, OverwriteCells, OverwriteKernelspec
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from coursetools.feedback import HideHiddenTests  # noqa: E402
+from coursetools.sanitize import DropDuplicateIds  # noqa: E402
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
@@ -27,6 +28,10 @@ if len(sys.argv) > 1 and sys.argv[1] in {"autograde", "validate"}:
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 c.ExecutePreprocessor.timeout = 120
+
+# A submission with a copied graded cell is graded (nbgrader's own DeduplicateIds makes it ungradable).
+c.Autograde.sanitize_preprocessors = [ClearOutput, DropDuplicateIds, OverwriteKernelspec, OverwriteCells,
+                                      CheckCellMetadata]
 
 # A test cell that writes to stderr scores zero in nbgrader; drop the stderr noise that
 # libraries print on their own (warnings, progress bars) before grades are decided.
