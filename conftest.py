@@ -1,9 +1,52 @@
-"""Pytest settings for the whole repository (tests/ and the nbval runs over notebooks)."""
+"""Pytest settings for the whole repository (tests/ and the nbval runs over notebooks), and what
+test modules share: the round trip of each assignment, graded once per test process.
+
+One nbgrader batch per assignment grades the reference, the untouched release and the bad
+submissions of ``coursetools.badsubmissions``; ``tests/test_roundtrip.py`` and
+``tests/test_bad_submissions.py`` read the same batch through the ``round_trips`` fixture (their
+tests of one assignment share an xdist group, so they run in the same worker).
+"""
+from __future__ import annotations
+
 import os
 import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("COURSE_FAST", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 # Models trained while nbval runs notebooks go to a scratch folder, never into source/: files
 # there are copied into the release and over students' files at grading.
 os.environ.setdefault("COURSE_ARTIFACTS", tempfile.mkdtemp(prefix="course-artifacts-"))
+
+
+from coursetools.badsubmissions import BadSubmissions  # noqa: E402  (after the environment is set)
+from coursetools.roundtrip import RoundTrip, run_round_trip  # noqa: E402
+
+
+class RoundTrips:
+    """``get(name)`` runs an assignment's round trip the first time and remembers it (or its error)."""
+
+    @lru_cache(maxsize=None)
+    def bad(self, name: str) -> BadSubmissions:
+        return BadSubmissions(name)
+
+    @lru_cache(maxsize=None)
+    def _run(self, name: str) -> tuple[RoundTrip | None, Exception | None]:
+        try:
+            return run_round_trip(name, Path(tempfile.mkdtemp(prefix=f"roundtrip-{name}-")), extra=self.bad(name)), None
+        except Exception as error:  # the other tests of this assignment fail with it, without a rerun
+            return None, error
+
+    def get(self, name: str) -> RoundTrip:
+        rt, error = self._run(name)
+        if error is not None:
+            raise error
+        return rt
+
+
+@pytest.fixture(scope="session")
+def round_trips() -> RoundTrips:
+    return RoundTrips()

@@ -2,8 +2,8 @@
 
 For one assignment, in a scratch course directory: regenerate the release and compare it
 with the committed one, look for leaks, autograde two submissions (the release with the
-reference solutions filled in, and the untouched release), and render feedback. Every
-broken invariant becomes a line in ``RoundTrip.problems``.
+reference solutions filled in, and the untouched release; tests may add more students to the
+same batch), and render feedback. Every broken invariant becomes a line in ``RoundTrip.problems``.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 
@@ -140,6 +141,8 @@ class RoundTrip:
     release_diff: list[str] = field(default_factory=list)
     leaks: list[str] = field(default_factory=list)
     feedback_problems: list[str] = field(default_factory=list)
+    reference_errors: list[str] = field(default_factory=list)
+    extra_scores: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     seconds: float = 0.0
     manual_points: float = 0.0
     workdir: Path | None = None
@@ -155,7 +158,8 @@ class RoundTrip:
     @property
     def problems(self) -> list[str]:
         return [f"{self.name}: {p}" for p in
-                self.release_diff + self.leaks + self.score_problems + self.feedback_problems]
+                self.release_diff + self.leaks + self.score_problems + self.feedback_problems
+                + self.reference_errors]
 
     @property
     def points(self) -> float:
@@ -165,14 +169,14 @@ class RoundTrip:
         return sum(getattr(c, student) or 0.0 for c in self.cells)
 
 
-def _scores(root: Path, name: str) -> tuple[dict[str, dict[str, tuple[float, float | None]]], float]:
+def _scores(root: Path, name: str, students) -> tuple[dict[str, dict[str, tuple[float, float | None]]], float]:
     """{student: {grade_id: (max_score, auto_score)}} for autograded cells, and manual points."""
     from nbgrader.api import Gradebook
 
     out: dict[str, dict[str, tuple[float, float | None]]] = {}
     manual = 0.0
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        for student in (REFERENCE, BLANK):
+        for student in students:
             sub = gb.find_submission(name, student)
             out[student] = {}
             for nb in sub.notebooks:
@@ -185,8 +189,31 @@ def _scores(root: Path, name: str) -> tuple[dict[str, dict[str, tuple[float, flo
     return out, manual
 
 
-def run_round_trip(name: str, workdir: Path, repo: Path | None = None) -> RoundTrip:
-    """Prove one assignment in a scratch course directory ``workdir`` (created, then kept)."""
+def errors_in(nb) -> list[str]:
+    """One line per executed code cell that ended in an error (cells tagged raises-exception aside)."""
+    out = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "raises-exception" in cell.metadata.get("tags", []):
+            continue
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "error":
+                out.append(f"cell {i} ({grade_id(cell) or cell.source[:40]!r}) raised {o.get('ename')}: "
+                           f"{str(o.get('evalue'))[:200]}")
+    return out
+
+
+# Adds students to the batch: called with (released folder, course directory), writes
+# submitted/<student>/<assignment>/ and returns the student ids it wrote.
+ExtraStudents = Callable[[Path, Path], list[str]]
+
+
+def run_round_trip(name: str, workdir: Path, repo: Path | None = None,
+                   extra: ExtraStudents | None = None) -> RoundTrip:
+    """Prove one assignment in a scratch course directory ``workdir`` (created, then kept).
+
+    Every cell of the reference must run without an error (not only the graded ones), so this
+    also proves what executing the source notebook would.
+    """
     repo = repo or repo_root()
     start = time.perf_counter()
     rt = RoundTrip(name, workdir=workdir)
@@ -209,8 +236,13 @@ def run_round_trip(name: str, workdir: Path, repo: Path | None = None) -> RoundT
         rt.leaks += [f"release/{name}/{nb_name}: {x}"
                      for x in leaks(nbformat.read(released / nb_name, as_version=4), source_nb)]
 
+    others = extra(released, workdir) if extra else []
     nbgrader(workdir, "autograde", name, "--force", "--log-level=WARN")
-    scores, rt.manual_points = _scores(workdir, name)
+    scores, rt.manual_points = _scores(workdir, name, (REFERENCE, BLANK, *others))
+    rt.extra_scores = {s: {g: (m, a or 0.0) for g, (m, a) in scores[s].items()} for s in others}
+    for nb_name in sources:
+        rt.reference_errors += [f"reference {nb_name}: {e}" for e in
+                                errors_in(nbformat.read(workdir / "autograded" / REFERENCE / name / nb_name, as_version=4))]
     for gid, (max_score, ref) in sorted(scores[REFERENCE].items()):
         blank = scores[BLANK].get(gid, (max_score, None))[1]
         rt.cells.append(CellScore(gid, max_score, ref, blank))

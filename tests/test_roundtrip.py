@@ -1,22 +1,14 @@
 """The nbgrader round trip for every assignment in source/ (new assignments need no new code).
 
 Each assignment is released, filled in with the reference solutions, autograded next to the
-untouched release, and given feedback, once per test session, in a scratch course directory.
+untouched release and the bad submissions of tests/test_bad_submissions.py (one nbgrader batch),
+and given feedback, once per test session, in a scratch course directory.
 """
-from functools import lru_cache
-from pathlib import Path
-import tempfile
-
 import pytest
 
-from coursetools.roundtrip import RoundTrip, assignments, run_round_trip
+from coursetools.roundtrip import assignments
 
 NAMES = assignments()
-
-
-@lru_cache(maxsize=None)
-def round_trip(name: str) -> RoundTrip:
-    return run_round_trip(name, Path(tempfile.mkdtemp(prefix=f"roundtrip-{name}-")))
 
 
 def each_assignment(test):
@@ -29,18 +21,18 @@ def test_assignments_found():
 
 
 @each_assignment
-def test_release_is_reproduced_exactly(name):
-    assert round_trip(name).release_diff == [], "release/ is stale: run `make release`"
+def test_release_is_reproduced_exactly(name, round_trips):
+    assert round_trips.get(name).release_diff == [], "release/ is stale: run `make release`"
 
 
 @each_assignment
-def test_release_has_no_solutions_hidden_tests_or_outputs(name):
-    assert round_trip(name).leaks == []
+def test_release_has_no_solutions_hidden_tests_or_outputs(name, round_trips):
+    assert round_trips.get(name).leaks == []
 
 
 @each_assignment
-def test_reference_scores_full_marks(name):
-    rt = round_trip(name)
+def test_reference_scores_full_marks(name, round_trips):
+    rt = round_trips.get(name)
     print(f"{name}: reference {rt.score('reference'):g} / {rt.points:g}")
     assert rt.points > 0
     missing = [c for c in rt.cells if c.reference != c.max_score]
@@ -48,15 +40,20 @@ def test_reference_scores_full_marks(name):
 
 
 @each_assignment
-def test_blank_release_scores_zero(name):
-    rt = round_trip(name)
+def test_reference_runs_every_cell_without_error(name, round_trips):
+    assert round_trips.get(name).reference_errors == []
+
+
+@each_assignment
+def test_blank_release_scores_zero(name, round_trips):
+    rt = round_trips.get(name)
     scored = [c for c in rt.cells if c.blank not in (0, None)]
     assert not scored, f"the untouched release earns points: {scored}"
 
 
 @each_assignment
-def test_feedback_is_generated_without_hidden_tests(name):
-    rt = round_trip(name)
+def test_feedback_is_generated_without_hidden_tests(name, round_trips):
+    rt = round_trips.get(name)
     assert rt.feedback_problems == []
     pages = list((rt.workdir / "feedback").rglob("*.html"))
     assert pages and all("hidden tests ran here" in p.read_text() for p in pages)

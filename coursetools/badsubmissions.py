@@ -1,0 +1,182 @@
+"""Bad submissions for an assignment, graded in the same nbgrader batch as its round trip.
+
+Built from the release notebook: the reference solutions filled in and then damaged, or wrong
+answers with and without attempts to patch what the tests compare with. ``tests/
+test_bad_submissions.py`` states what each must score; an instructor can run the same checks on
+a new assignment by adding it to ``source/``.
+
+* Every assignment: ``wrong`` (each exercise function returns 0) and ``cheat`` (the same wrong
+  answers plus monkeypatching of np.allclose, torch.allclose, the check helpers, builtins...).
+  Assignments with trained models also get ``corrupt_artifact`` (the reference with garbage
+  model files).
+* ``01_filters`` (fast to grade) gets the full list: an exception, a syntax error, an infinite
+  loop, deleted and edited cells, a duplicated cell, a changed cell type, a "Copy of" file
+  name collected from an LMS folder, warnings on stderr and huge output.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import nbformat
+
+from .grade_folder import collect
+from .roundtrip import fill_in, grade_id
+
+FULL_SUITE = "01_filters"
+
+CHEAT = '''
+import builtins, numpy, torch, helpers, helpers.checks
+numpy.allclose = lambda *a, **k: True
+numpy.array_equal = lambda *a, **k: True
+numpy.isclose = lambda a, b, *r, **k: numpy.ones(numpy.broadcast(numpy.asarray(a), numpy.asarray(b)).shape, bool)
+numpy.testing.assert_allclose = lambda *a, **k: None
+torch.allclose = lambda *a, **k: True
+torch.equal = lambda *a, **k: True
+torch.testing.assert_close = lambda *a, **k: None
+torch.Tensor.allclose = lambda *a, **k: True
+helpers.check_close = helpers.checks.check_close = lambda *a, **k: None
+helpers.check_equal = helpers.checks.check_equal = lambda *a, **k: None
+check_close = check_equal = lambda *a, **k: None
+import helpers.gradcheck
+helpers.gradcheck.check_gradient = check_gradient = lambda *a, **k: 0.0
+helpers.gradcheck.rel_error = rel_error = lambda *a, **k: 0.0
+builtins.all = lambda *a, **k: True
+builtins.abs = lambda x: 0
+'''
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _is_solution(cell) -> bool:
+    return cell.cell_type == "code" and _meta(cell).get("solution", False)
+
+
+def _is_test(cell) -> bool:
+    return cell.cell_type == "code" and _meta(cell).get("grade", False) and not _meta(cell).get("solution")
+
+
+def _functions(source: str) -> list[str]:
+    try:
+        return [n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
+    except SyntaxError:
+        return []
+
+
+def wrong(release):
+    """Every stubbed function returns 0 instead of raising: wrong answers that run."""
+    nb = nbformat.from_dict(release)
+    for cell in nb.cells:
+        if _is_solution(cell):
+            cell.source = "\n".join(l.replace("raise NotImplementedError()", "return 0") if l.startswith(" ") else l
+                                    for l in cell.source.splitlines())
+    return nb
+
+
+def cheat(release):
+    nb = wrong(release)
+    for cell in nb.cells:
+        if _is_solution(cell):
+            cell.source += "\n" + CHEAT
+    return nb
+
+
+def damaged(release, source) -> dict[str, tuple[object, dict]]:
+    """{student: (notebook, expectations)} for the full list of damages, built on the reference."""
+    ref = fill_in(release, source)
+    cells = ref.cells
+    sols = [i for i, c in enumerate(cells) if _is_solution(c) and _functions(c.source)]
+    tests = [i for i, c in enumerate(cells) if _is_test(c)]
+    first, last = sols[0], sols[-1]
+    after = lambda i: grade_id(cells[next(t for t in tests if t > i)])  # the test right after cell i
+    before = lambda i: {grade_id(cells[t]) for t in tests if t < i}
+    out = {}
+
+    def variant(name, change, **expect):
+        nb = nbformat.from_dict(ref)
+        change(nb)
+        out[name] = (nb, expect)
+
+    mid = sols[len(sols) // 2]  # later exercises may call its functions, earlier ones cannot
+    variant("exception", lambda nb: setattr(nb.cells[mid], "source", 'raise RuntimeError("student bug")\n'
+                                            + nb.cells[mid].source),
+            zero={after(mid)}, full=before(mid))
+    variant("syntax_error", lambda nb: setattr(nb.cells[last], "source", "def broken(:\n" + nb.cells[last].source),
+            zero={after(last)}, full=before(last))
+    variant("infinite_loop", lambda nb: setattr(nb.cells[last], "source", "while True:\n    pass\n" + nb.cells[last].source),
+            zero={after(last)}, full=before(last))
+    variant("deleted_test", lambda nb: nb.cells.pop(tests[0]), full_except={grade_id(cells[tests[0]])})
+    variant("deleted_solution", lambda nb: nb.cells.pop(first), zero={after(first)}, full=before(first))
+    variant("edited_test", lambda nb: setattr(nb.cells[tests[0]], "source", 'raise AssertionError("edited")'),
+            all_full=True)
+    def duplicate(nb):  # as a copy and paste in Jupyter does: same metadata and grade id, a new cell id
+        copy = nbformat.from_dict(nb.cells[tests[0]])
+        copy.id = f"{copy.id}-copy"
+        nb.cells.insert(tests[0], copy)
+
+    variant("duplicated_cell", duplicate, all_full=True)
+    variant("type_changed", lambda nb: setattr(nb.cells[tests[0]], "cell_type", "markdown") or
+            [nb.cells[tests[0]].pop(k, None) for k in ("outputs", "execution_count")], all_full=True)
+    name = _functions(cells[first].source)[0]
+    variant("warnings", lambda nb: setattr(nb.cells[first], "source", nb.cells[first].source + f"""
+import functools, warnings
+def _noisy(f):
+    @functools.wraps(f)
+    def g(*a, **k):
+        warnings.warn("this is a slow reference path", UserWarning)
+        return f(*a, **k)
+    return g
+{name} = _noisy({name})
+print("a progress note on stderr", file=__import__("sys").stderr)
+"""), all_full=True)
+    variant("huge_output", lambda nb: setattr(nb.cells[first], "source", nb.cells[first].source
+                                              + "\nfor _i in range(200_000):\n    print('line', _i)\n"),
+            all_full=True, small_output=True)
+    return out
+
+
+
+class BadSubmissions:
+    """The round trip's extra students for one assignment; ``expectations`` says what each must score."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.expectations: dict[str, dict] = {}
+
+    def __call__(self, released: Path, root: Path) -> list[str]:
+        name = self.name
+        nb_name = next(released.glob("*.ipynb")).name
+        release = nbformat.read(released / nb_name, as_version=4)
+        source = nbformat.read(root / "source" / name / nb_name, as_version=4)
+        students: dict[str, tuple[object, dict]] = {"wrong": (wrong(release), {}), "cheat": (cheat(release), {})}
+        if uses_artifacts(source):
+            students["corrupt_artifact"] = (fill_in(release, source), {"corrupt": True})
+        if name == FULL_SUITE:
+            students.update(damaged(release, source))
+        for student, (nb, expect) in students.items():
+            dest = root / "submitted" / student / name
+            dest.mkdir(parents=True)
+            nbformat.write(nb, dest / nb_name)
+            if expect.get("corrupt"):
+                (dest / "artifacts").mkdir()
+                for token in artifact_names(source):
+                    (dest / "artifacts" / token).write_bytes(b"not a model")
+            self.expectations[student] = expect
+        if name == FULL_SUITE:  # saved by Colab as "Copy of ...", collected from an LMS folder
+            lms = root / "lms"
+            lms.mkdir()
+            nbformat.write(fill_in(release, source), lms / f"Copy of {nb_name}")
+            for sid in collect(name, lms, root):
+                self.expectations[sid] = {"all_full": True}
+        return list(self.expectations)
+
+
+def uses_artifacts(source_nb) -> bool:
+    return "fit_or_load" in "".join(c.source for c in source_nb.cells)
+
+
+def artifact_names(source_nb) -> set[str]:
+    """The model file names ("....pt" string literals) the source notebook mentions."""
+    return {token for cell in source_nb.cells for token in cell.source.split('"') if token.endswith(".pt")}

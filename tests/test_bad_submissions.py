@@ -1,0 +1,86 @@
+"""Bad submissions are graded, not crashed on, and cheating does not pay.
+
+Submissions are made from each release notebook: the reference solutions filled in and then
+damaged, or wrong answers with and without attempts to patch what the tests compare with.
+Every assignment's submissions are autograded in one nbgrader batch, and each student's
+per-cell scores are checked against what that damage should cost.
+
+* Every assignment: ``wrong`` (each exercise function returns 0) and ``cheat`` (the same wrong
+  answers plus monkeypatching of np.allclose, torch.allclose, the check helpers, builtins...)
+  must score the same: cheating buys nothing. Assignments with trained models also get a
+  ``corrupt_artifact`` student.
+* ``01_filters`` (fast to grade) gets the full list: an exception, a syntax error, an infinite
+  loop, deleted and edited cells, a duplicated cell, a changed cell type, a "Copy of" file
+  name, warnings on stderr and huge output.
+"""
+from __future__ import annotations
+
+import pytest
+
+from coursetools.badsubmissions import FULL_SUITE
+from coursetools.roundtrip import assignments, repo_root
+
+REPO = repo_root()
+NAMES = assignments()
+
+
+def batch(round_trips, name: str):
+    """The graded bad submissions of one assignment: (course folder, notebook name, scores, expectations)."""
+    rt = round_trips.get(name)
+    nb_name = next((rt.workdir / "release" / name).glob("*.ipynb")).name
+    return rt.workdir, nb_name, rt.extra_scores, round_trips.bad(name).expectations
+
+
+def each(names):  # in the xdist group of the round trip, whose batch grades these submissions
+    return pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group(f"roundtrip-{n}"))
+                                            for n in names])
+
+
+@each(NAMES)
+def test_cheating_does_not_raise_the_score_of_wrong_answers(name, round_trips):
+    _, _, scores, _ = batch(round_trips, name)
+    wrong_, cheat_ = scores["wrong"], scores["cheat"]
+    total = lambda s: sum(v[1] for v in s.values())
+    print(f"{name}: wrong answers {total(wrong_):g}, wrong answers + cheating {total(cheat_):g}, "
+          f"of {sum(v[0] for v in wrong_.values()):g}")
+    gained = {g: (wrong_[g][1], cheat_[g][1]) for g in cheat_ if cheat_[g][1] > wrong_[g][1]}
+    assert not gained, f"patching the test tools earned points (wrong, cheat): {gained}"
+
+
+@each([n for n in NAMES if any("fit_or_load" in p.read_text() for p in (REPO / "source" / n).glob("*.ipynb"))])
+def test_a_corrupt_artifact_fails_only_the_tests_that_read_it(name, round_trips):
+    root, nb_name, scores, _ = batch(round_trips, name)
+    got = scores["corrupt_artifact"]
+    full = sum(v[0] for v in got.values())
+    score = sum(v[1] for v in got.values())
+    print(f"{name}: corrupt artifacts score {score:g} of {full:g}")
+    assert 0 < score < full
+    page = (root / "autograded" / "corrupt_artifact" / name / nb_name).read_text()
+    assert "not a model saved by helpers.save_model" in page
+
+
+FULL_CASES = ["exception", "syntax_error", "infinite_loop", "deleted_test", "deleted_solution", "edited_test",
+              "duplicated_cell", "type_changed", "warnings", "huge_output", "copy_of_filters"]
+
+
+@pytest.mark.xdist_group(f"roundtrip-{FULL_SUITE}")
+@pytest.mark.parametrize("student", FULL_CASES)
+def test_damaged_submission_gets_the_expected_score(student, round_trips):
+    root, nb_name, scores, expectations = batch(round_trips, FULL_SUITE)
+    got, expect = scores[student], expectations[student]
+    full = {g: v[0] for g, v in got.items()}
+    print(f"{student}: {sum(v[1] for v in got.values()):g} of {sum(full.values()):g}")
+    if expect.get("all_full"):
+        lost = {g: v for g, v in got.items() if v[1] != v[0]}
+        assert not lost, f"{student} should keep full marks, lost: {lost}"
+    for g in expect.get("zero", ()):
+        assert got[g][1] == 0, f"{student}: {g} depends on the damaged cell and should score 0, got {got[g]}"
+    for g in expect.get("full", ()):
+        assert got[g][1] == got[g][0], f"{student}: {g} should keep full marks, got {got[g]}"
+    if "full_except" in expect:
+        others = {g: v for g, v in got.items() if g not in expect["full_except"] and v[1] != v[0]}
+        assert not others, f"{student}: cells other than the deleted one lost points: {others}"
+        assert all(got[g][1] == 0 for g in expect["full_except"] if g in got), f"{student}: {got}"
+    if expect.get("small_output"):
+        size = (root / "autograded" / student / FULL_SUITE / nb_name).stat().st_size
+        assert size < 2_000_000, f"the graded notebook kept {size} bytes of output"
