@@ -26,11 +26,14 @@ $(STAMP): requirements.txt pyproject.toml
 release: $(STAMP)
 	COURSE_FAST=1 $(PY) -m coursetools.release
 
-# Unit and round-trip tests run on two workers; nbval runs each notebook's cells in order in one
-# kernel; the browser tests drive one JupyterLab server.
+# Unit and round-trip tests run on two workers; nbval too, one notebook per worker at a time
+# (loadfile keeps a notebook's cells in order in one kernel); the browser tests drive one
+# JupyterLab server.
+# One thread per process: two workers (each starting kernels) on two cores, and torch's own
+# thread pool on top, oversubscribe the CPU and make training 20-30x slower.
 test: $(STAMP)
-	COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadgroup --ignore=tests/e2e tests
-	COURSE_FAST=1 $(PY) -m pytest --nbval-lax source notebooks
+	OMP_NUM_THREADS=1 COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadgroup --ignore=tests/e2e tests
+	OMP_NUM_THREADS=1 COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --durations=0 --nbval-lax source notebooks
 	$(MAKE) e2e
 
 e2e: $(STAMP)
