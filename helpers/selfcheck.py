@@ -21,6 +21,9 @@ from pathlib import Path
 
 SELF_CHECK_ENV = "COURSE_SELF_CHECK"  # set inside the checking kernel, so a self_check() cell does not recurse
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# nbgrader scores a test cell that writes to stderr as failed; nbgrader_config.py has its IgnorePattern
+# drop stderr that libraries print on their own (warnings, progress bars). The same rule here:
+IGNORED_STDERR = r"(?i)warning|warn\(|\d+it/s|\d+%\||s/it\]"
 
 
 @dataclass
@@ -34,9 +37,15 @@ class TestResult:
 
 
 def _error_line(cell) -> str | None:
+    """Why nbgrader would score this executed test cell zero: an error, or stderr it does not ignore."""
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
             return ANSI.sub("", f"{out.get('ename')}: {out.get('evalue')}").strip()
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream" and out.get("name") == "stderr" \
+                and not re.search(IGNORED_STDERR, out.get("text", "")):
+            first = next((line for line in out.get("text", "").splitlines() if line.strip()), "")
+            return f"the cell wrote to stderr, which the grader scores as a failure: {first.strip()}"
     return None
 
 

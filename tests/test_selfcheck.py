@@ -23,6 +23,8 @@ def notebook(tmp_path, body: str):
                 True, False),
         _graded("import os\nassert os.environ['COURSE_GRADING'] == '1'", "test_graded_mode", 1, True, False),
         _graded("assert double(3) == 6\nimport sys; print('a warning', file=sys.stderr)", "test_three", 1, True, False),
+        _graded("import sys\nif double(1) != 2:\n    print('debug: double(1) =', double(1), file=sys.stderr)", "test_quiet",
+                1, True, False),
         nbformat.v4.new_code_cell("import helpers\nhelpers.self_check()"),  # must not recurse
     ]
     path = tmp_path / "nb.ipynb"
@@ -33,12 +35,13 @@ def notebook(tmp_path, body: str):
 def test_summary_reports_each_question_with_points_and_the_failure(tmp_path):
     results = run_tests(notebook(tmp_path, "return x + x"))
     assert [(r.grade_id, r.points, r.passed) for r in results] == [
-        ("test_double", 2, True), ("test_graded_mode", 1, True), ("test_three", 1, True)]
+        ("test_double", 2, True), ("test_graded_mode", 1, True), ("test_three", 1, True), ("test_quiet", 1, True)]
     wrong = run_tests(notebook(tmp_path, "return x * 3"))
-    assert [r.passed for r in wrong] == [False, True, False]
+    assert [r.passed for r in wrong] == [False, True, False, False]
     assert "AssertionError: double(2) should be 4, got 6" in wrong[0].message
+    assert "wrote to stderr" in wrong[3].message and "debug: double(1) = 3" in wrong[3].message
     table = summary(wrong)
-    assert "test_double" in table and "FAILED" in table and "1 / 4 points" in table
+    assert "test_double" in table and "FAILED" in table and "1 / 5 points" in table
     stub = run_tests(notebook(tmp_path, "raise NotImplementedError()"))
     assert "NotImplementedError" in stub[0].message
 
