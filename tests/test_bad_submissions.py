@@ -15,9 +15,10 @@ per-cell scores are checked against what that damage should cost.
 """
 from __future__ import annotations
 
+import nbformat
 import pytest
 
-from coursetools.badsubmissions import FULL_SUITE
+from coursetools.badsubmissions import FULL_SUITE, uses_artifacts
 from coursetools.roundtrip import assignments, repo_root
 
 REPO = repo_root()
@@ -47,7 +48,11 @@ def test_cheating_does_not_raise_the_score_of_wrong_answers(name, round_trips):
     assert not gained, f"patching the test tools earned points (wrong, cheat): {gained}"
 
 
-@each([n for n in NAMES if any("fit_or_load" in p.read_text() for p in (REPO / "source" / n).glob("*.ipynb"))])
+TRAINS = [n for n in NAMES
+          if any(uses_artifacts(nbformat.read(p, as_version=4)) for p in (REPO / "source" / n).glob("*.ipynb"))]
+
+
+@each(TRAINS)
 def test_a_corrupt_artifact_fails_only_the_tests_that_read_it(name, round_trips):
     root, nb_name, scores, _ = batch(round_trips, name)
     got = scores["corrupt_artifact"]
