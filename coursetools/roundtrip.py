@@ -36,10 +36,11 @@ def assignments(root: Path | None = None) -> list[str]:
 
 def nbgrader(root: Path, *args: str, fast: bool = True) -> subprocess.CompletedProcess:
     """Run the stock nbgrader CLI on the course directory ``root``; raise with its log on failure."""
-    env = {k: v for k, v in os.environ.items() if k != "COURSE_ARTIFACTS"}  # artifacts beside the notebooks
+    # The grading kernel's environment is set by coursetools.grading, as for any instructor; here
+    # only fast mode, and models beside the notebooks (not in a test's scratch folder).
+    env = {k: v for k, v in os.environ.items() if k != "COURSE_ARTIFACTS"}
     env = dict(env, COURSE_FAST="1" if fast else os.environ.get("COURSE_FAST", ""),
-               COURSE_QUIET="1", PYTHONWARNINGS="ignore",
-               # nbgrader runs `alembic` and the kernel from PATH: use this environment's.
+               # nbgrader runs `alembic` from PATH: use this environment's.
                PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"]
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)

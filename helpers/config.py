@@ -20,8 +20,9 @@ _announced: set[str] = set()
 
 
 def fast_mode() -> bool:
-    """True when the environment variable ``COURSE_FAST`` is set to 1/true/yes/on."""
-    return os.environ.get(FAST_ENV, "").strip().lower() in _TRUE
+    """True when the environment variable ``COURSE_FAST`` is 1/true/yes/on; unset, true while grading."""
+    value = os.environ.get(FAST_ENV, "").strip().lower()
+    return value in _TRUE if value else grading()
 
 
 def pick(full, fast):
@@ -71,8 +72,11 @@ GRADING_ENV = "COURSE_GRADING"
 
 
 def grading() -> bool:
-    """True while nbgrader autogrades or validates (``COURSE_GRADING``, set by nbgrader_config.py).
+    """True while nbgrader autogrades or validates, or ``helpers.self_check`` runs.
 
-    Training cells then load the model a student submitted instead of training again.
+    ``COURSE_GRADING`` is set in the grading kernel (``coursetools.grading``) and by self-check;
+    nbgrader itself sets ``NBGRADER_EXECUTION`` (so ``nbgrader validate`` counts too). Training
+    cells then load the model a student submitted instead of training again.
     """
-    return os.environ.get(GRADING_ENV, "").strip().lower() in _TRUE
+    return (os.environ.get(GRADING_ENV, "").strip().lower() in _TRUE
+            or os.environ.get("NBGRADER_EXECUTION") in {"autograde", "validate"})

@@ -45,3 +45,18 @@ def test_setup_returns_device_and_seeds(monkeypatch):
     helpers.setup(seed=5, verbose=False)
     assert isinstance(device, torch.device)
     assert torch.equal(a, torch.rand(3))
+
+
+@pytest.mark.parametrize("env, grading, fast", [
+    ({}, False, False),
+    ({"NBGRADER_EXECUTION": "autograde"}, True, True),      # the formgrader's button, nbgrader --debug
+    ({"NBGRADER_EXECUTION": "validate"}, True, True),       # the Validate button
+    ({"COURSE_GRADING": "1", "COURSE_FAST": "0"}, True, False),  # an explicit full-mode grading run
+])
+def test_grading_mode_comes_from_the_kernel_environment(monkeypatch, env, grading, fast):
+    for name in ("NBGRADER_EXECUTION", "COURSE_GRADING", "COURSE_FAST"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert config.grading() is grading
+    assert config.fast_mode() is fast
