@@ -33,6 +33,8 @@ if IN_COLAB:
         subprocess.run(["git", "clone", "--quiet", "--depth", "1", COURSE_REPO, str(COURSE_DIR)], check=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r",
                     str(COURSE_DIR / "requirements-colab.txt")], check=True)
+elif os.environ.get("COURSE_SANDBOX"):  # graded: the course's helpers, never a copy handed in with the notebook
+    COURSE_DIR = None
 else:
     COURSE_DIR = next((p for p in [Path.cwd(), *Path.cwd().parents] if (p / "helpers" / "__init__.py").is_file()),
                       None)

@@ -52,7 +52,13 @@ def _helper_modules() -> list[str]:
 
 def snapshot() -> None:
     """Record the trusted modules, their attributes and the methods of a few classes."""
+    import importlib
     for name in (*MODULES, *_helper_modules()):
+        if name not in sys.modules:  # imported now, so that a patch made after the setup cell is undone too
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                continue
         module = sys.modules.get(name)
         if module is not None:
             _modules[name] = module
