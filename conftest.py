@@ -2,7 +2,7 @@
 test modules share: the round trip of each assignment, graded once per test process.
 
 One nbgrader batch per assignment grades the reference, the untouched release and the bad
-submissions of ``coursetools.badsubmissions``; ``tests/test_roundtrip.py`` and
+submissions of ``coursetools.badsubmissions`` (for 01, also the attackers of ``coursetools.attacks``); ``tests/test_roundtrip.py`` and
 ``tests/test_bad_submissions.py`` read the same batch through the ``round_trips`` fixture (their
 tests of one assignment share an xdist group, so they run in the same worker).
 """
@@ -22,7 +22,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("COURSE_ARTIFACTS", tempfile.mkdtemp(prefix="course-artifacts-"))
 
 
-from coursetools.badsubmissions import BadSubmissions  # noqa: E402  (after the environment is set)
+from coursetools.attacks import ASSIGNMENT as ATTACKED, Attacks  # noqa: E402  (after the environment is set)
+from coursetools.badsubmissions import BadSubmissions  # noqa: E402
 from coursetools.roundtrip import RoundTrip, run_round_trip  # noqa: E402
 
 
@@ -34,9 +35,19 @@ class RoundTrips:
         return BadSubmissions(name)
 
     @lru_cache(maxsize=None)
+    def attacks(self) -> Attacks:
+        """The attackers of tests/test_sandbox.py, graded in the batch of ``coursetools.attacks.ASSIGNMENT``."""
+        return Attacks()
+
+    def _extra(self, name: str):
+        if name != ATTACKED:
+            return self.bad(name)
+        return lambda released, root: [*self.bad(name)(released, root), *self.attacks()(released, root)]
+
+    @lru_cache(maxsize=None)
     def _run(self, name: str) -> tuple[RoundTrip | None, Exception | None]:
         try:
-            return run_round_trip(name, Path(tempfile.mkdtemp(prefix=f"roundtrip-{name}-")), extra=self.bad(name)), None
+            return run_round_trip(name, Path(tempfile.mkdtemp(prefix=f"roundtrip-{name}-")), extra=self._extra(name)), None
         except Exception as error:  # the other tests of this assignment fail with it, without a rerun
             return None, error
 

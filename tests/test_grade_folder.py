@@ -5,6 +5,7 @@ import shutil
 import nbformat
 import pytest
 
+from coursetools.attacks import Attacks
 from coursetools.grade_folder import grade, student_id
 from coursetools.roundtrip import fill_in, repo_root
 
@@ -34,14 +35,18 @@ def test_a_folder_of_renamed_notebooks_is_graded_into_a_csv(tmp_path):
     uploads.mkdir()
     nbformat.write(done, uploads / "Jane Doe_4711_assignsubmission_file_filters.ipynb")
     nbformat.write(release, uploads / "Copy of filters.ipynb")
+    source = nbformat.read(repo / "source" / NAME / NB, as_version=4)
+    nbformat.write(Attacks().notebooks(release, source)["intruder"], uploads / "mallory_filters.ipynb")
 
     rows = {r["student_id"]: r for r in grade(NAME, uploads, root)}
-    assert set(rows) == {"jane_doe_4711", "copy_of_filters"}
+    assert set(rows) == {"jane_doe_4711", "copy_of_filters", "mallory"}
     points = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in release.cells
                  if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code")
     assert float(rows["jane_doe_4711"]["score"]) == points > 0
     assert float(rows["copy_of_filters"]["score"]) == 0
     with open(root / "grades.csv", newline="") as f:
-        assert len(list(csv.DictReader(f))) == 2
+        assert len(list(csv.DictReader(f))) == 3
+    attacked = (root / "autograded" / "mallory" / NAME / NB).read_text()
+    assert attacked.count("ATTACK ") >= 9 and ": landed" not in attacked, "an attack landed through grade_folder"
     for sid in rows:
         assert (root / "feedback" / sid / NAME / "filters.html").is_file()
