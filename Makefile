@@ -3,7 +3,7 @@
 # make test     unit tests of helpers, the nbgrader round trip, nbval over the notebooks, browser tests
 # make e2e      only the browser tests (JupyterLab in headless Chromium; skipped if no Chromium)
 # make lab      JupyterLab on the course (students and instructors)
-# make bench    the data-loading benchmark
+# make bench    the data-loading benchmark; make bench-sandbox  what the grading sandbox costs
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,8 +14,19 @@ export COURSE_DATA_PATH ?= $(wildcard $(CURDIR)/../shared/data)
 export MPLBACKEND ?= Agg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv release test e2e lab bench sync clean
+.PHONY: venv sandbox release test e2e lab bench bench-sandbox sync clean
 venv: $(STAMP)
+
+# Autograding runs every submission in a bubblewrap sandbox and refuses to grade without one.
+# Installed with apt-get where this user may (root, or sudo without a password); otherwise the
+# message says what to install.
+sandbox:
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then s=""; elif sudo -n true 2>/dev/null; then s="sudo"; else s="none"; fi; \
+	  if [ "$$s" != none ] && command -v apt-get >/dev/null; then \
+	    $$s apt-get install -y -q bubblewrap >/dev/null || { $$s apt-get update -q && $$s apt-get install -y -q bubblewrap >/dev/null; }; \
+	  else echo "Grading needs bubblewrap (the sandbox): sudo apt-get install bubblewrap (Fedora: sudo dnf install bubblewrap)"; exit 1; fi; }
+
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -23,7 +34,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-release: $(STAMP)
+release: $(STAMP) sandbox
 	COURSE_FAST=1 $(PY) -m coursetools.release
 
 # Unit and round-trip tests run on two workers; nbval too, one notebook per worker at a time
@@ -31,7 +42,7 @@ release: $(STAMP)
 # JupyterLab server.
 # One thread per process: two workers (each starting kernels) on two cores, and torch's own
 # thread pool on top, oversubscribe the CPU and make training 20-30x slower.
-test: $(STAMP)
+test: $(STAMP) sandbox
 	OMP_NUM_THREADS=1 COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadgroup --ignore=tests/e2e tests
 	OMP_NUM_THREADS=1 COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --durations=0 --nbval-lax source notebooks
 	$(MAKE) e2e
@@ -44,6 +55,9 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/data_loading.py
+
+bench-sandbox: $(STAMP) sandbox
+	$(PY) benchmarks/sandbox_overhead.py
 
 sync: $(STAMP)
 	$(PY) -m coursetools.setup_cell .
