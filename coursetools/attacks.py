@@ -134,10 +134,6 @@ except OSError as _e:
 for _pid in _kids:
     os.kill(_pid, 9)
     os.waitpid(_pid, 0)
-import sys
-for _i in range(12):                           # 12 MiB of output, more than the grader keeps
-    sys.stdout.write("y" * (1 << 20) + "\\n")
-    sys.stdout.flush()
 for _where in (".", "/tmp"):
     _n = 0
     try:
@@ -151,6 +147,10 @@ for _where in (".", "/tmp"):
     finally:
         if os.path.exists(os.path.join(_where, "filler.bin")):
             os.remove(os.path.join(_where, "filler.bin"))
+import sys                                     # last: output past the grader's cap is dropped
+for _i in range(12):                           # 12 MiB of output, more than the grader keeps
+    sys.stdout.write("y" * (1 << 20) + "\\n")
+    sys.stdout.flush()
 '''
 
 SNEAKY = _REPORT + '''

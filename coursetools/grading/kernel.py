@@ -82,12 +82,12 @@ class SandboxedKernelManager(AsyncKernelManager):
         # bwrap does not pass signals on: interrupt (a cell past its timeout) by a message to the kernel
         self.kernel_spec.interrupt_mode = "message"
         cmd, kw = await super()._async_pre_start_kernel(**kw)
-        if self.unsafe_no_sandbox:
-            self.log.warning("UNSAFE: grading without a sandbox (SandboxedKernelManager.unsafe_no_sandbox)")
-            return cmd, kw
         if "ipykernel_launcher" not in cmd:
             raise SandboxUnavailable(refusal(f"the sandbox runs Python kernels only, not {cmd[:3]}"))
         kernel_args = cmd[cmd.index("ipykernel_launcher") + 1:]
+        if self.unsafe_no_sandbox:  # still the limits, and nothing imported from the submission's folder
+            self.log.warning("UNSAFE: grading without a sandbox (SandboxedKernelManager.unsafe_no_sandbox)")
+            return sandbox.launcher(kernel_args, self.limits(), sandbox.tasks_of(os.getuid())), kw
         workdir = Path(kw.get("cwd") or os.getcwd()).resolve()
         scratch = self._runtime / "tmp"
         scratch.mkdir()

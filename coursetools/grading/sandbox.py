@@ -143,10 +143,13 @@ def command(kernel_args: list[str], *, workdir: Path, runtime: Path, scratch: Pa
     if uid is not None:
         args += [shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}",
                  "--clear-groups", "--inh-caps=-all"]
-    args += [sys.executable, "-I", "-c", LAUNCHER, str(limits.memory_mb << 20),
-             str(limits.processes + process_base), str(limits.file_size_mb << 20), str(limits.open_files),
-             *kernel_args]
-    return args
+    return args + launcher(kernel_args, limits, process_base)
+
+
+def launcher(kernel_args: list[str], limits: Limits, process_base: int = 0) -> list[str]:
+    """The kernel's own command: isolated Python (nothing imported from its folder), limits, ipykernel."""
+    return [sys.executable, "-I", "-c", LAUNCHER, str(limits.memory_mb << 20), str(limits.processes + process_base),
+            str(limits.file_size_mb << 20), str(limits.open_files), *kernel_args]
 
 
 def tasks_of(uid: int) -> int:
