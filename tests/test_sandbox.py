@@ -233,28 +233,30 @@ def test_sandbox_sees_no_course_files_and_no_network(tmp_path):
             os.chown(tmp_path / sub, 65534, 65534)
     (tmp_path / "work" / "graded.ipynb").write_text("hidden tests")
     cmd = sandbox.command([], workdir=tmp_path / "work", runtime=tmp_path / "run", scratch=tmp_path / "tmp",
-                          limits=sandbox.Limits(), readonly=sandbox.course_package_dirs(),
+                          limits=sandbox.Limits(),
                           hidden_files=[tmp_path / "work" / "graded.ipynb"],
                           uid=65534 if os.geteuid() == 0 else None)
     probe = f"""
 import os, socket, sys
-print(sorted(os.listdir({str(REPO)!r})), os.path.exists({str(REPO / 'source')!r}))
+print(os.path.exists({str(REPO / 'source')!r}), os.path.exists({str(REPO / 'nbgrader_config.py')!r}))
 print(repr(open('graded.ipynb').read()), os.getuid())
 try:
     socket.create_connection(('127.0.0.1', 22), timeout=2); print('net: connected')
 except OSError as e:
     print('net:', type(e).__name__)
 open('written.txt', 'w').write('ok')
+print(os.path.isfile('/course/helpers/__init__.py'))
 """
     cmd = cmd[:cmd.index(sandbox.LAUNCHER)] + [probe]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     print(proc.stdout, proc.stderr)
     lines = proc.stdout.splitlines()
     assert proc.returncode == 0
-    assert "'source'" not in lines[0] and lines[0].endswith("False")
+    assert lines[0] == "False False"
     assert lines[1].startswith("''")
     assert lines[2] in ("net: ConnectionRefusedError", "net: OSError")
     assert (tmp_path / "work" / "written.txt").read_text() == "ok"
+    assert lines[3] == "True", "the course's helpers must be mounted at /course/helpers"
     if os.geteuid() == 0:
         assert lines[1].endswith(" 65534")
 

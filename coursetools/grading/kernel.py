@@ -97,7 +97,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             self._owners = _give(workdir, uid)
             for p in (self._runtime, scratch, Path(self.connection_file), *scratch.rglob("*")):
                 os.chown(p, uid, uid)
-        readonly = [*sandbox.course_package_dirs(), *sandbox.data_dirs(env), *map(Path, self.readonly_paths)]
+        readonly = [*sandbox.data_dirs(env), *map(Path, self.readonly_paths)]
         # nbgrader's copy of the notebook beside the kernel holds the hidden tests: it reads as empty
         hidden = [p for p in workdir.glob("*.ipynb") if p.is_file() and not p.is_symlink()]
         cmd = sandbox.command(kernel_args, workdir=workdir, runtime=self._runtime, scratch=scratch,

@@ -3,8 +3,9 @@
 Inside the sandbox a submission's code sees:
 
 * read-write: its own folder (the kernel's working directory) and a private, empty ``/tmp``;
-* read-only: the system (``/usr``, ``/etc``), the Python environment that grades, the course's
-  ``helpers`` package and the dataset folders;
+* read-only: the system (``/usr``, ``/etc``), the Python environment that grades, the dataset
+  folders, and the course's ``helpers`` package exactly as the grader imports it (mounted at
+  ``/course/helpers``, first on the kernel's ``sys.path``);
 * nothing else: no other file of the course (sources, releases, the gradebook, the nbgrader
   configuration, other students' folders), no home folder, no network (a network namespace of
   its own), no processes outside (a PID namespace of its own);
@@ -42,14 +43,17 @@ class Limits:
 
 
 # Runs inside the sandbox in place of `python -m ipykernel_launcher`: limits first, then the kernel.
-# Arguments: data bytes, process limit, file bytes, open files, then the kernel's own arguments.
+# Arguments: data bytes, process limit, file bytes, open files, the folder of the course's packages
+# (first on sys.path; "" for none), then the kernel's own arguments.
 LAUNCHER = """\
 import os, resource, sys
 memory, processes, fsize, nofile = (int(v) for v in sys.argv[1:5])
+if sys.argv[5]:
+    sys.path.insert(0, sys.argv[5])
 for which, value in ((resource.RLIMIT_DATA, memory), (resource.RLIMIT_NPROC, processes),
                      (resource.RLIMIT_FSIZE, fsize), (resource.RLIMIT_NOFILE, nofile), (resource.RLIMIT_CORE, 0)):
     resource.setrlimit(which, (value, value))
-sys.argv = ["ipykernel_launcher", *sys.argv[5:]]
+sys.argv = ["ipykernel_launcher", *sys.argv[6:]]
 os.environ["JPY_PARENT_PID"] = "1"  # the grader is outside this PID namespace: no parent to poll
 from ipykernel import kernelapp
 kernelapp.launch_new_instance()
@@ -78,13 +82,19 @@ def _outermost(paths) -> list[Path]:
     return out
 
 
-def course_package_dirs() -> list[Path]:
-    """Where the grader imports ``helpers`` from (the course's own, never the submission's)."""
+PACKAGES = Path("/course")  # inside the sandbox: the course's packages, first on sys.path
+COURSE_PACKAGES = ("helpers",)
+
+
+def course_package_dirs() -> dict[str, Path]:
+    """{name: folder} of the course's packages as the grader imports them (never the submission's)."""
     import importlib.util
-    spec = importlib.util.find_spec("helpers")
-    if spec is None or not spec.submodule_search_locations:
-        return []
-    return [Path(p).resolve() for p in spec.submodule_search_locations]
+    out = {}
+    for name in COURSE_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            out[name] = Path(list(spec.submodule_search_locations)[0]).resolve()
+    return out
 
 
 def data_dirs(env: dict[str, str]) -> list[Path]:
@@ -131,6 +141,11 @@ def command(kernel_args: list[str], *, workdir: Path, runtime: Path, scratch: Pa
         args += ["--ro-bind", str(path), str(path)]
     for path in rw:
         args += ["--bind", str(path), str(path)]
+    packages = course_package_dirs()
+    if packages:
+        args += ["--perms", "0755", "--dir", str(PACKAGES)]
+    for name, path in packages.items():
+        args += ["--ro-bind", str(path), str(PACKAGES / name)]
     if hidden_files:
         empty = Path(runtime) / "empty"
         empty.write_bytes(b"")
@@ -143,13 +158,13 @@ def command(kernel_args: list[str], *, workdir: Path, runtime: Path, scratch: Pa
     if uid is not None:
         args += [shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}",
                  "--clear-groups", "--inh-caps=-all"]
-    return args + launcher(kernel_args, limits, process_base)
+    return args + launcher(kernel_args, limits, process_base, PACKAGES if packages else None)
 
 
-def launcher(kernel_args: list[str], limits: Limits, process_base: int = 0) -> list[str]:
+def launcher(kernel_args: list[str], limits: Limits, process_base: int = 0, packages: Path | None = None) -> list[str]:
     """The kernel's own command: isolated Python (nothing imported from its folder), limits, ipykernel."""
     return [sys.executable, "-I", "-c", LAUNCHER, str(limits.memory_mb << 20), str(limits.processes + process_base),
-            str(limits.file_size_mb << 20), str(limits.open_files), *kernel_args]
+            str(limits.file_size_mb << 20), str(limits.open_files), str(packages or ""), *kernel_args]
 
 
 def tasks_of(uid: int) -> int:
