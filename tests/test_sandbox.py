@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -280,3 +281,37 @@ def test_output_cap_keeps_errors_and_the_stderr_signal():
     assert kinds[:2] == [("stream", "stdout", 400_000)] * 2
     assert [k[:2] for k in kinds[2:]] == [("stream", "stdout"), ("stream", "stderr"), ("error", None)]
     assert "dropped" in outs[3].text
+
+
+UNPRIVILEGED = """
+import os, subprocess, sys, tempfile
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from coursetools.grading import sandbox
+t = Path(tempfile.mkdtemp())
+for s in ("work", "run", "tmp"):
+    (t / s).mkdir()
+cmd = sandbox.command([], workdir=t / "work", runtime=t / "run", scratch=t / "tmp", limits=sandbox.Limits(), uid=None)
+probe = "import os; print(os.getuid(), os.path.exists(%r)); open('x', 'w').write('1')" % (sys.argv[1] + "/source")
+proc = subprocess.run(cmd[:cmd.index(sandbox.LAUNCHER)] + [probe], capture_output=True, text=True)
+print(proc.returncode, proc.stdout.strip(), (t / "work" / "x").exists(), proc.stderr[-300:])
+"""
+
+
+def _others_can_read(path: Path) -> bool:
+    return all(p.stat().st_mode & 0o005 == 0o005 for p in [path, *path.parents])
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None or not Path("/usr/bin/python3").exists()
+                    or shutil.which("bwrap") is None or not _others_can_read(REPO / "coursetools"),
+                    reason="needs root (to become another user), a system Python and a checkout others may read")
+def test_an_unprivileged_grader_gets_the_same_sandbox(tmp_path):
+    """As a non-root instructor: bubblewrap in a user namespace, the kernel as that user (here uid 65534)."""
+    folder = Path(tempfile.mkdtemp())
+    folder.chmod(0o755)
+    (folder / "probe.py").write_text(UNPRIVILEGED)
+    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3",
+                           str(folder / "probe.py"), str(REPO)], capture_output=True, text=True, timeout=60,
+                          cwd="/", env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+    print(proc.stdout, proc.stderr)
+    assert proc.stdout.split()[:4] == ["0", "65534", "False", "True"]
