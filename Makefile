@@ -3,7 +3,8 @@
 # make test     unit tests of helpers, the nbgrader round trip, nbval over the notebooks, browser tests
 # make e2e      only the browser tests (JupyterLab in headless Chromium; skipped if no Chromium)
 # make lab      JupyterLab on the course (students and instructors)
-# make bench    the data-loading benchmark; make bench-sandbox  what the grading sandbox costs
+# make bench    the data-loading benchmark; make bench-sandbox  what the grading sandbox costs;
+#               make bench-grading  students graded per second, sequential vs parallel
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,7 +15,7 @@ export COURSE_DATA_PATH ?= $(wildcard $(CURDIR)/../shared/data)
 export MPLBACKEND ?= Agg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv sandbox release test e2e lab bench bench-sandbox sync clean
+.PHONY: venv sandbox release test e2e lab bench bench-sandbox bench-grading sync clean
 venv: $(STAMP)
 
 # Autograding runs every submission in a bubblewrap sandbox and refuses to grade without one.
@@ -58,6 +59,9 @@ bench: $(STAMP)
 
 bench-sandbox: $(STAMP) sandbox
 	$(PY) benchmarks/sandbox_overhead.py
+
+bench-grading: $(STAMP) sandbox
+	$(PY) benchmarks/grading_throughput.py
 
 sync: $(STAMP)
 	$(PY) -m coursetools.setup_cell .

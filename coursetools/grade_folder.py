@@ -1,6 +1,6 @@
 """Grade a folder of notebooks downloaded from an LMS: one file per student, any file names.
 
-Usage: python -m coursetools.grade_folder ASSIGNMENT FOLDER [--root COURSE_DIR]
+Usage: python -m coursetools.grade_folder ASSIGNMENT FOLDER [--root COURSE_DIR] [--jobs N | --scheduler ADDRESS]
 
 Each notebook becomes ``submitted/<student>/<ASSIGNMENT>/<the release notebook's name>``, so
 a file saved as "Copy of filters.ipynb" or "Jane Doe_4711_assignsubmission_file_filters (1).ipynb"
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import re
 import shutil
 import sys
@@ -57,20 +58,37 @@ def collect(assignment: str, folder: Path, root: Path) -> dict[str, Path]:
     return taken
 
 
-def grade(assignment: str, folder: Path, root: Path | None = None) -> list[dict[str, str]]:
-    """Collect, autograde, write feedback and grades.csv; return the CSV rows of this assignment."""
+def grade(assignment: str, folder: Path, root: Path | None = None, jobs: int = 1,
+          scheduler: str | None = None) -> list[dict[str, str]]:
+    """Collect, autograde, write feedback and grades.csv; return the CSV rows of this assignment.
+
+    ``jobs=1`` grades with one ``nbgrader autograde`` run, student after student; more jobs, or a
+    Dask ``scheduler`` address, grade students in parallel (:mod:`coursetools.parallel`).
+    """
     root = root or repo_root()
     generate_release(root, assignment)  # registers the assignment in the gradebook (release unchanged)
     students = collect(assignment, folder, root)
-    nbgrader(root, "autograde", assignment, "--force", "--log-level=WARN")
+    failed: dict[str, str] = {}
+    if jobs == 1 and not scheduler:
+        nbgrader(root, "autograde", assignment, "--force", "--log-level=WARN")
+    else:
+        from .parallel import autograde
+        outcome = autograde(root, assignment, sorted(students), jobs=jobs, scheduler=scheduler)
+        failed = outcome.failed
+        print(f"graded {len(outcome.graded)} of {len(students)} students; merging took "
+              f"{outcome.merge_seconds / max(len(outcome.graded), 1):.2f} s per student")
     nbgrader(root, "generate_feedback", assignment, "--force", "--log-level=WARN")
     nbgrader(root, "export", "--log-level=WARN")
     with open(root / "grades.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["assignment"] == assignment and r["student_id"] in students]
     width = max(len(s) for s in students)
     for r in sorted(rows, key=lambda r: r["student_id"]):
+        note = f"   NOT GRADED: {failed[r['student_id']][:300]}" if r["student_id"] in failed else ""
         print(f"{r['student_id'].ljust(width)}  {float(r['score']):g} / {float(r['max_score']):g}  "
-              f"(from {students[r['student_id']].name})")
+              f"(from {students[r['student_id']].name}){note}")
+    missing = sorted(set(failed) - {r["student_id"] for r in rows})
+    for sid in missing:
+        print(f"{sid.ljust(width)}  NOT GRADED (from {students[sid].name}): {failed[sid][:300]}")
     print(f"feedback: {root / 'feedback'}/<student>/{assignment}/   grades: {root / 'grades.csv'}")
     return rows
 
@@ -80,8 +98,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("assignment")
     parser.add_argument("folder", type=Path)
     parser.add_argument("--root", type=Path, default=None, help="course directory (default: this repository)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="students graded at once on a local Dask cluster (default: the number of cores; "
+                             "1: one nbgrader run, student after student)")
+    parser.add_argument("--scheduler", default=None,
+                        help="grade on a running Dask cluster instead, e.g. tcp://HOST:8786")
     args = parser.parse_args(argv)
-    grade(args.assignment, args.folder, args.root)
+    grade(args.assignment, args.folder, args.root, jobs=args.jobs, scheduler=args.scheduler)
     return 0
 
 

@@ -38,7 +38,7 @@ def test_a_folder_of_renamed_notebooks_is_graded_into_a_csv(tmp_path):
     source = nbformat.read(repo / "source" / NAME / NB, as_version=4)
     nbformat.write(Attacks().notebooks(release, source)["intruder"], uploads / "mallory_filters.ipynb")
 
-    rows = {r["student_id"]: r for r in grade(NAME, uploads, root)}
+    rows = {r["student_id"]: r for r in grade(NAME, uploads, root, jobs=2)}  # the command's default: in parallel
     assert set(rows) == {"jane_doe_4711", "copy_of_filters", "mallory"}
     points = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in release.cells
                  if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code")
