@@ -24,15 +24,11 @@ import nbformat
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from coursetools import parallel  # noqa: E402
 from coursetools.badsubmissions import cheat, damaged, wrong  # noqa: E402
-from coursetools.roundtrip import fill_in, generate_release, nbgrader, repo_root  # noqa: E402
+from coursetools.roundtrip import fill_in, nbgrader, scratch_course  # noqa: E402
 
 
 def course(root: Path, name: str, students: int) -> list[str]:
-    repo = repo_root()
-    root.mkdir(parents=True)
-    shutil.copy2(repo / "nbgrader_config.py", root / "nbgrader_config.py")
-    shutil.copytree(repo / "source" / name, root / "source" / name, ignore=shutil.ignore_patterns("artifacts"))
-    released = generate_release(root, name)
+    released = scratch_course(root, name)
     nb_name = next(released.glob("*.ipynb")).name
     release = nbformat.read(released / nb_name, as_version=4)
     source = nbformat.read(root / "source" / name / nb_name, as_version=4)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -20,15 +19,11 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from coursetools.roundtrip import fill_in, generate_release, nbgrader, repo_root  # noqa: E402
+from coursetools.roundtrip import fill_in, nbgrader, scratch_course  # noqa: E402
 
 
 def course(name: str, students: int, root: Path) -> None:
-    repo = repo_root()
-    shutil.copy2(repo / "nbgrader_config.py", root / "nbgrader_config.py")
-    shutil.copytree(repo / "source" / name, root / "source" / name,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "artifacts"))
-    released = generate_release(root, name)
+    released = scratch_course(root, name)
     for nb_path in released.glob("*.ipynb"):
         release = nbformat.read(nb_path, as_version=4)
         source = nbformat.read(root / "source" / name / nb_path.name, as_version=4)

@@ -55,6 +55,19 @@ def generate_release(root: Path, name: str) -> Path:
     return root / "release" / name
 
 
+def scratch_course(root: Path, name: str, repo: Path | None = None) -> Path:
+    """A course directory ``root`` with the repository's configuration and assignment ``name``, released.
+
+    Returns the release folder. Saved models in source/ are left out (they would be graded).
+    """
+    repo = repo or repo_root()
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(repo / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(repo / "source" / name, root / "source" / name,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "artifacts"))
+    return generate_release(root, name)
+
+
 # ----------------------------------------------------------------------------- notebooks
 
 def _between(text: str, begin: str, end: str) -> list[str]:
@@ -218,12 +231,7 @@ def run_round_trip(name: str, workdir: Path, repo: Path | None = None,
     repo = repo or repo_root()
     start = time.perf_counter()
     rt = RoundTrip(name, workdir=workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(repo / "nbgrader_config.py", workdir / "nbgrader_config.py")
-    shutil.copytree(repo / "source" / name, workdir / "source" / name,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "artifacts"))
-
-    released = generate_release(workdir, name)
+    released = scratch_course(workdir, name, repo)
     rt.release_diff = _same_tree(released, repo / "release" / name)
 
     sources = {p.name: nbformat.read(p, as_version=4) for p in sorted((workdir / "source" / name).glob("*.ipynb"))}

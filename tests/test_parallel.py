@@ -22,7 +22,7 @@ import pytest
 from coursetools import parallel
 from coursetools.attacks import Attacks
 from coursetools.badsubmissions import cheat, wrong
-from coursetools.roundtrip import fill_in, generate_release, nbgrader, repo_root
+from coursetools.roundtrip import fill_in, nbgrader, scratch_course
 
 pytestmark = pytest.mark.xdist_group("parallel")  # one worker grades both courses, once
 NAME, NB = "01_filters", "filters.ipynb"
@@ -30,11 +30,7 @@ GOOD = ["blank", "cheat", "intruder", "reference", "wrong"]
 
 
 def make_course(root):
-    repo = repo_root()
-    root.mkdir()
-    shutil.copy2(repo / "nbgrader_config.py", root / "nbgrader_config.py")
-    shutil.copytree(repo / "source" / NAME, root / "source" / NAME, ignore=shutil.ignore_patterns("artifacts"))
-    released = generate_release(root, NAME)
+    released = scratch_course(root, NAME)
     release = nbformat.read(released / NB, as_version=4)
     source = nbformat.read(root / "source" / NAME / NB, as_version=4)
     books = {"reference": fill_in(release, source), "blank": release, "wrong": wrong(release),

@@ -20,7 +20,7 @@ import pytest
 
 from coursetools.attacks import ASSIGNMENT, Attacks, fingerprint
 from coursetools.grading import feedback, kernel_environment, sandbox
-from coursetools.roundtrip import generate_release, hidden_test_lines, repo_root
+from coursetools.roundtrip import hidden_test_lines, repo_root, scratch_course
 
 pytestmark = pytest.mark.xdist_group(f"roundtrip-{ASSIGNMENT}")
 REPO = repo_root()
@@ -77,7 +77,8 @@ def test_honest_student_keeps_full_marks_beside_the_attackers(round_trips):
 
 
 def test_no_course_file_changed(round_trips):
-    rt, attacks = round_trips.get(ASSIGNMENT), round_trips.attacks()
+    round_trips.get(ASSIGNMENT)
+    attacks = round_trips.attacks()
     after = fingerprint(attacks.watched())
     changed = sorted(k for k in set(after) | set(attacks.before) if after.get(k) != attacks.before.get(k))
     print(f"{len(after)} course files fingerprinted before and after grading")
@@ -155,11 +156,7 @@ print("success:", result["success"])
 
 def _scratch_course(root: Path):
     """A course folder with ``ASSIGNMENT`` released; returns the release and source notebooks."""
-    root.mkdir()
-    shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    shutil.copytree(REPO / "source" / ASSIGNMENT, root / "source" / ASSIGNMENT,
-                    ignore=shutil.ignore_patterns("artifacts", "__pycache__"))
-    released = generate_release(root, ASSIGNMENT)
+    released = scratch_course(root, ASSIGNMENT)
     return (nbformat.read(released / "filters.ipynb", as_version=4),
             nbformat.read(root / "source" / ASSIGNMENT / "filters.ipynb", as_version=4))
 
