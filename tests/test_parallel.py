@@ -51,7 +51,8 @@ def scores(root) -> dict[str, dict[str, float]]:
 
 def feedback_text(root, student) -> str:
     page = (root / "feedback" / student / NAME / "filters.html").read_text()
-    return re.sub(r"\d+(\.\d+)?", "#", re.sub(r"<[^>]+>", "", page))  # timings and ids aside
+    text = re.sub(r"\d+(\.\d+)?", "#", re.sub(r"<[^>]+>", "", page))  # timings and ids aside
+    return re.sub(r"\s+", " ", text)  # and how two executions happened to split their printed output
 
 
 def rows(root) -> dict[str, dict]:
