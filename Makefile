@@ -3,6 +3,8 @@
 # make test     unit tests of helpers, the nbgrader round trip, nbval over the notebooks, browser tests
 # make e2e      only the browser tests (JupyterLab in headless Chromium; skipped if no Chromium)
 # make lab      JupyterLab on the course (students and instructors)
+# make full     run every source notebook in full mode on the real data; writes docs/full-mode.md
+#               (about an hour on 2 cores; make full NB=05 for one notebook)
 # make bench    the data-loading benchmark; make bench-sandbox  what the grading sandbox costs;
 #               make bench-grading  students graded per second, sequential vs parallel
 SHELL := /bin/bash
@@ -15,7 +17,7 @@ export COURSE_DATA_PATH ?= $(wildcard $(CURDIR)/../shared/data)
 export MPLBACKEND ?= Agg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv sandbox release test e2e lab bench bench-sandbox bench-grading sync clean
+.PHONY: venv sandbox release test e2e lab full bench bench-sandbox bench-grading sync clean
 venv: $(STAMP)
 
 # Autograding runs every submission in a bubblewrap sandbox and refuses to grade without one.
@@ -53,6 +55,9 @@ e2e: $(STAMP)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab
+
+full: $(STAMP)
+	$(PY) -m coursetools.full_run $(NB)
 
 bench: $(STAMP)
 	$(PY) benchmarks/data_loading.py

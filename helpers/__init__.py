@@ -9,6 +9,7 @@ from .config import fast_mode, get_device, grading, pick, seed_everything, setup
 from .data import (Batches, Dataset, DataUnavailableError, available_datasets, load_cifar10,
                    load_fashion_mnist, load_mnist, sample_image)
 from .plotting import confusion_matrix, image_grid, kernel_grid, training_curves
+from .report import measured
 from .training import History, accuracy, count_parameters, evaluate, train
 
 
@@ -26,7 +27,7 @@ __all__ = [
     "fast_mode", "get_device", "grading", "pick", "seed_everything", "setup",
     "Batches", "Dataset", "DataUnavailableError", "available_datasets", "load_cifar10",
     "load_fashion_mnist", "load_mnist", "sample_image",
-    "self_check",
+    "self_check", "measured",
     "confusion_matrix", "image_grid", "kernel_grid", "training_curves",
     "History", "accuracy", "count_parameters", "evaluate", "train",
 ]
