@@ -1,12 +1,13 @@
 # The course's commands. Each target sets up the virtual environment first if needed.
 # make release  regenerate release/ from source/ and prove it by autograding (the main job)
-# make test     unit tests of helpers, the nbgrader round trip, nbval over the notebooks, browser tests
+# make test     unit tests of helpers, the nbgrader round trip, nbval over the companions, browser tests
 # make e2e      only the browser tests (JupyterLab in headless Chromium; skipped if no Chromium)
 # make lab      JupyterLab on the course (students and instructors)
 # make full     run every source notebook in full mode on the real data; writes docs/full-mode.md
 #               (about an hour on 2 cores; make full NB=05 for one notebook)
 # make bench    the data-loading benchmark; make bench-sandbox  what the grading sandbox costs;
-#               make bench-grading  students graded per second, sequential vs parallel
+#               make bench-grading  students graded per second, sequential vs parallel;
+#               make bench-designs  other correct designs for 05's budgets, trained in full mode
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -17,7 +18,7 @@ export COURSE_DATA_PATH ?= $(wildcard $(CURDIR)/../shared/data)
 export MPLBACKEND ?= Agg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv sandbox release test e2e lab full bench bench-sandbox bench-grading sync clean
+.PHONY: venv sandbox release test e2e lab full bench bench-sandbox bench-grading bench-designs sync clean
 venv: $(STAMP)
 
 # Autograding runs every submission in a bubblewrap sandbox and refuses to grade without one.
@@ -40,14 +41,16 @@ $(STAMP): requirements.txt pyproject.toml
 release: $(STAMP) sandbox
 	COURSE_FAST=1 $(PY) -m coursetools.release
 
-# Unit and round-trip tests run on two workers; nbval too, one notebook per worker at a time
-# (loadfile keeps a notebook's cells in order in one kernel); the browser tests drive one
-# JupyterLab server.
+# Unit and round-trip tests run on two workers. The round trip runs every source notebook (each
+# training notebook in fast mode as a student would, to make the reference's models, then every
+# reference cell under grading), so nbval only runs the companions in notebooks/, one notebook per
+# worker at a time (loadfile keeps a notebook's cells in order in one kernel); the browser tests
+# drive one JupyterLab server.
 # One thread per process: two workers (each starting kernels) on two cores, and torch's own
 # thread pool on top, oversubscribe the CPU and make training 20-30x slower.
 test: $(STAMP) sandbox
 	OMP_NUM_THREADS=1 COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadgroup --ignore=tests/e2e tests
-	OMP_NUM_THREADS=1 COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --durations=0 --nbval-lax source notebooks
+	OMP_NUM_THREADS=1 COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --durations=0 --nbval-lax notebooks
 	$(MAKE) e2e
 
 e2e: $(STAMP)
@@ -67,6 +70,9 @@ bench-sandbox: $(STAMP) sandbox
 
 bench-grading: $(STAMP) sandbox
 	$(PY) benchmarks/grading_throughput.py
+
+bench-designs: $(STAMP)
+	$(PY) benchmarks/alternative_designs.py
 
 sync: $(STAMP)
 	$(PY) -m coursetools.setup_cell .

@@ -8,7 +8,8 @@ a new assignment by adding it to ``source/``.
 * Every assignment: ``wrong`` (each exercise function returns 0) and ``cheat`` (the same wrong
   answers plus monkeypatching of np.allclose, torch.allclose, the check helpers, builtins...).
   Assignments with trained models also get ``corrupt_artifact`` (the reference with garbage
-  model files).
+  model files), ``no_models`` (the reference notebook without its models) and ``fast_models``
+  (the reference with models trained in fast mode, which grading holds to the full targets).
 * ``01_filters`` (fast to grade) gets the full list: an exception, a syntax error, an infinite
   loop, deleted and edited cells, a duplicated cell, a changed cell type, a "Copy of" file
   name collected from an LMS folder, warnings on stderr and huge output.
@@ -20,8 +21,10 @@ from pathlib import Path
 
 import nbformat
 
+import shutil
+
 from .grade_folder import collect
-from .roundtrip import fill_in, grade_id
+from .roundtrip import FAST_MODELS, fill_in, grade_id, uses_artifacts
 
 FULL_SUITE = "01_filters"
 
@@ -153,12 +156,16 @@ class BadSubmissions:
         students: dict[str, tuple[object, dict]] = {"wrong": (wrong(release), {}), "cheat": (cheat(release), {})}
         if uses_artifacts(source):
             students["corrupt_artifact"] = (fill_in(release, source), {"corrupt": True})
+            students["no_models"] = (fill_in(release, source), {})           # the notebook alone
+            students["fast_models"] = (fill_in(release, source), {"fast": True})  # models trained in fast mode
         if name == FULL_SUITE:
             students.update(damaged(release, source))
         for student, (nb, expect) in students.items():
             dest = root / "submitted" / student / name
             dest.mkdir(parents=True)
             nbformat.write(nb, dest / nb_name)
+            if expect.get("fast"):
+                shutil.copytree(root / FAST_MODELS / name, dest / "artifacts")
             if expect.get("corrupt"):
                 (dest / "artifacts").mkdir()
                 for token in artifact_names(source):
@@ -171,10 +178,6 @@ class BadSubmissions:
             for sid in collect(name, lms, root):
                 self.expectations[sid] = {"all_full": True}
         return list(self.expectations)
-
-
-def uses_artifacts(source_nb) -> bool:
-    return "fit_or_load" in "".join(c.source for c in source_nb.cells)
 
 
 def artifact_names(source_nb) -> set[str]:

@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import platform
-import re
 import shutil
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 
+from .execute import execute, first_line, student_env
 from .roundtrip import assignments, repo_root
 
 SLOW_CELL_S = 5.0       # a line is printed for each cell that takes longer
@@ -68,22 +68,6 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({model}), {device}, torch {torch.__version__}"
 
 
-def kernel_env(artifacts: Path, measure: Path, fast: bool = False) -> dict[str, str]:
-    """The environment of a student's Jupyter (in full or fast mode), plus where models and numbers go."""
-    drop = {"COURSE_GRADING", "COURSE_SANDBOX", "NBGRADER_EXECUTION", "COURSE_QUIET", "CI",
-            "PYTEST_CURRENT_TEST", "PYTHONWARNINGS", "OMP_NUM_THREADS"}
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env.update(COURSE_FAST="1" if fast else "0", COURSE_ARTIFACTS=str(artifacts), COURSE_MEASURE=str(measure),
-               MPLBACKEND="Agg", COURSE_QUIET="1", TQDM_DISABLE="1")
-    return env
-
-
-def first_line(source: str) -> str:
-    line = next((s.strip() for s in source.splitlines() if s.strip() and not s.strip().startswith("#")),
-                source.strip().splitlines()[0] if source.strip() else "")
-    return line[:70] + ("..." if len(line) > 70 else "")
-
-
 def unique_names(records: list[dict]) -> list[dict]:
     """The same name recorded twice (a cell run in a loop) becomes "name", "name (2)", ..."""
     seen: dict[str, int] = {}
@@ -99,43 +83,25 @@ def run_notebook(root: Path, name: str, say, fast: bool = False) -> dict:
 
     Full mode keeps the models it trains in ``models/NN_name/``; fast mode keeps none.
     """
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-
     path = notebook_path(root, name)
     nb = nbformat.read(path, as_version=4)
     cells: list[dict] = []
     entry = {"notebook": str(path.relative_to(root)), "hash": notebook_hash(path), "machine": machine(),
              "date": datetime.date.today().isoformat(), "error": None}
+
+    def on_cell(index: int, source: str, seconds: float) -> None:
+        cells.append({"index": index, "seconds": round(seconds, 1), "line": first_line(source)})
+        if seconds > SLOW_CELL_S:
+            say(f"  {name} cell {index}: {seconds:.0f} s  {first_line(source)}")
+
     with tempfile.TemporaryDirectory(prefix=f"full-{name}-") as tmp:
         scratch = Path(tmp) / name
         shutil.copytree(path.parent, scratch)
         artifacts = Path(tmp) / "artifacts" if fast else root / MODELS / name
         shutil.rmtree(artifacts, ignore_errors=True)
         measure = Path(tmp) / "measured.jsonl"
-        started: dict[int, float] = {}
-
-        def on_start(cell, cell_index):
-            started[cell_index] = time.perf_counter()
-
-        def on_done(cell, cell_index, execute_reply):
-            seconds = time.perf_counter() - started.get(cell_index, time.perf_counter())
-            cells.append({"index": cell_index, "seconds": round(seconds, 1), "line": first_line(cell.source)})
-            if seconds > SLOW_CELL_S:
-                say(f"  {name} cell {cell_index}: {seconds:.0f} s  {first_line(cell.source)}")
-
-        client = NotebookClient(nb, timeout=None, kernel_name="python3", allow_errors=False,
-                                resources={"metadata": {"path": str(scratch)}},
-                                on_cell_execute=on_start, on_cell_executed=on_done)
         start = time.perf_counter()
-        try:
-            client.execute(env=kernel_env(artifacts, measure, fast), cwd=str(scratch))
-        except CellExecutionError as exc:
-            failed = max(started) if started else None
-            text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()   # no terminal colours
-            entry["error"] = f"cell {failed}: {text[-1] if text else type(exc).__name__}"
-        except Exception as exc:  # the kernel died, or could not start
-            entry["error"] = f"{type(exc).__name__}: {exc}"
+        entry["error"] = execute(nb, scratch, student_env(artifacts, fast, measure), on_cell)
         entry["seconds"] = round(time.perf_counter() - start, 1)
         (root / EXECUTED).mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, root / EXECUTED / (path.stem + (".fast" if fast else "") + path.suffix))
@@ -145,6 +111,16 @@ def run_notebook(root: Path, name: str, say, fast: bool = False) -> dict:
         entry["models_mb"] = 0.0 if fast or not artifacts.exists() else \
             round(sum(f.stat().st_size for f in artifacts.rglob("*") if f.is_file()) / 2**20, 2)
     return entry
+
+
+def fresh_models(root: Path, name: str) -> Path | None:
+    """``models/NN_name/`` when the full-mode run recorded in the report is of this notebook's
+    current code and ran without error; None otherwise (no run, an old one, or an error)."""
+    entry = load(root).get(name)
+    folder = root / MODELS / name
+    if not entry or entry.get("error") or not folder.is_dir() or not any(folder.iterdir()):
+        return None
+    return folder if entry["hash"] == notebook_hash(notebook_path(root, name)) else None
 
 
 # ----------------------------------------------------------------------------- verdicts

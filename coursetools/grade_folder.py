@@ -90,7 +90,23 @@ def grade(assignment: str, folder: Path, root: Path | None = None, jobs: int = 1
     for sid in missing:
         print(f"{sid.ljust(width)}  NOT GRADED (from {students[sid].name}): {failed[sid][:300]}")
     print(f"feedback: {root / 'feedback'}/<student>/{assignment}/   grades: {root / 'grades.csv'}")
+    warning = data_warning(root, assignment)
+    if warning:
+        print(warning)
     return rows
+
+
+def data_warning(root: Path, assignment: str) -> str | None:
+    """A loud line when this grading machine lacks the full MNIST training set and the
+    assignment's tests may apply their lower offline targets; None otherwise."""
+    from helpers.data import has_full_training_set
+
+    source = "".join(p.read_text(encoding="utf-8") for p in (root / "source" / assignment).glob("*.ipynb"))
+    if "subset=" not in source or has_full_training_set("MNIST"):
+        return None
+    return ("WARNING: this machine has only the offline MNIST subset, so saved models were held to the LOWER "
+            "offline targets (each such test says LOWER TARGET). Put the full MNIST files in a folder named in "
+            "COURSE_DATA_PATH and grade again to apply the real targets.")
 
 
 def main(argv: list[str]) -> int:

@@ -34,14 +34,15 @@ def assignments(root: Path | None = None) -> list[str]:
     return sorted(p.name for p in (root / "source").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
-def nbgrader(root: Path, *args: str, fast: bool = True) -> subprocess.CompletedProcess:
+def nbgrader(root: Path, *args: str, fast: bool = True, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run the stock nbgrader CLI on the course directory ``root``; raise with its log on failure."""
     # The grading kernel's environment is set by coursetools.grading, as for any instructor; here
     # only fast mode, and models beside the notebooks (not in a test's scratch folder).
     env = {k: v for k, v in os.environ.items() if k != "COURSE_ARTIFACTS"}
     env = dict(env, COURSE_FAST="1" if fast else os.environ.get("COURSE_FAST", ""),
                # nbgrader runs `alembic` from PATH: use this environment's.
-               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+               **(extra_env or {}))
     cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"]
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -94,6 +95,11 @@ def solution_lines(nb) -> set[str]:
 
 def hidden_test_lines(nb) -> set[str]:
     return _distinctive([l for c in nb.cells for l in _between(c.source, MARKERS[2], MARKERS[3])])
+
+
+def uses_artifacts(source_nb) -> bool:
+    """The notebook trains models that grading loads (``helpers.fit_or_load``)."""
+    return "fit_or_load" in "".join(c.source for c in source_nb.cells)
 
 
 def grade_id(cell) -> str | None:
@@ -160,6 +166,7 @@ class RoundTrip:
     seconds: float = 0.0
     manual_points: float = 0.0
     workdir: Path | None = None
+    reference_models: str = "-"
 
     @property
     def score_problems(self) -> list[str]:
@@ -216,6 +223,32 @@ def errors_in(nb) -> list[str]:
     return out
 
 
+FAST_MODELS = "fast-models"   # in a round trip's course folder: the reference's models, trained in fast mode
+
+
+def train_fast(submission: Path, artifacts: Path) -> list[str]:
+    """Run each notebook of ``submission`` (a filled-in reference) top to bottom in fast mode, outside
+    grading, as a student would, in a scratch copy; its models go to ``artifacts``. Returns errors.
+
+    Grading never trains, so this is how a round trip gets models for the reference; it also
+    proves that the source notebook runs.
+    """
+    from .execute import execute, student_env
+
+    scratch = artifacts.parent / f"{artifacts.name}-run"
+    shutil.copytree(submission, scratch)
+    errors = []
+    for path in sorted(scratch.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        # the test runner's thread limit stays: two workers each training on two threads would crawl
+        threads = os.environ.get("OMP_NUM_THREADS")
+        error = execute(nb, scratch, student_env(artifacts, fast=True, threads=int(threads) if threads else None))
+        if error:
+            errors.append(f"fast-mode run of the reference {path.name}: {error}")
+    shutil.rmtree(scratch, ignore_errors=True)
+    return errors
+
+
 # Adds students to the batch: called with (released folder, course directory), writes
 # submitted/<student>/<assignment>/ and returns the student ids it wrote.
 ExtraStudents = Callable[[Path, Path], list[str]]
@@ -245,8 +278,27 @@ def run_round_trip(name: str, workdir: Path, repo: Path | None = None,
         rt.leaks += [f"release/{name}/{nb_name}: {x}"
                      for x in leaks(nbformat.read(released / nb_name, as_version=4), source_nb)]
 
+    fallback = False
+    if any(uses_artifacts(nb) for nb in sources.values()):
+        from .full_run import fresh_models
+        from helpers.artifacts import FAST_MODELS_ENV
+
+        fast_models = workdir / FAST_MODELS / name
+        rt.reference_errors += train_fast(workdir / "submitted" / REFERENCE / name, fast_models)
+        full_models = fresh_models(repo, name)
+        fallback = full_models is None
+        shutil.copytree(full_models or fast_models, workdir / "submitted" / REFERENCE / name / "artifacts")
+        rt.reference_models = "full mode" if full_models else "FAST (fallback)"
     others = extra(released, workdir) if extra else []
-    nbgrader(workdir, "autograde", name, "--force", "--log-level=WARN")
+    if fallback:
+        # No current full-mode models (make full): the reference alone is graded with fast-mode models
+        # against the fast-mode targets, by the grader's CI switch; every other student without it.
+        nbgrader(workdir, "autograde", name, "--force", "--log-level=WARN",
+                 f"--CourseDirectory.student_id_exclude={REFERENCE}")
+        nbgrader(workdir, "autograde", name, "--force", "--log-level=WARN", f"--student={REFERENCE}",
+                 extra_env={FAST_MODELS_ENV: "1"})
+    else:
+        nbgrader(workdir, "autograde", name, "--force", "--log-level=WARN")
     scores, rt.manual_points = _scores(workdir, name, (REFERENCE, BLANK, *others))
     rt.extra_scores = {s: {g: (m, a or 0.0) for g, (m, a) in scores[s].items()} for s in others}
     for nb_name in sources:
@@ -271,11 +323,13 @@ def run_round_trip(name: str, workdir: Path, repo: Path | None = None,
 
 
 def table(results: list[RoundTrip]) -> str:
-    """The release table: assignment, points possible, reference score, blank score, seconds."""
-    rows = [("assignment", "points", "reference", "blank", "manual", "seconds", "status")]
+    """The release table: assignment, points possible, reference score, blank score, manual points,
+    which models the reference was graded with (full mode from models/, or the fast-mode fallback
+    held to fast-mode targets), seconds."""
+    rows = [("assignment", "points", "reference", "blank", "manual", "models", "seconds", "status")]
     for r in results:
         rows.append((r.name, f"{r.points:g}", f"{r.score(REFERENCE):g}", f"{r.score(BLANK):g}",
-                     f"{r.manual_points:g}", f"{r.seconds:.0f}", "ok" if not r.problems else "FAILED"))
+                     f"{r.manual_points:g}", r.reference_models, f"{r.seconds:.0f}", "ok" if not r.problems else "FAILED"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -4,7 +4,7 @@
 module, so :class:`ArrayBundle` holds its named arrays as tensors (buffers of a small module)
 and the functions below pass it through :func:`helpers.artifacts.fit_or_load` and
 :func:`helpers.artifacts.load_model`. The file format, the error messages and the grading
-behaviour (load the submitted file; retrain a missing one in fast mode) are exactly theirs.
+behaviour (load the submitted file; never train a missing one) are exactly theirs.
 """
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from typing import Callable, Iterator, Sequence
 import torch
 from torch import nn
 
-from .artifacts import ArtifactError, artifact_path, load_model
+from .artifacts import ArtifactError, artifact_path, load_model, target
 from .config import FAST_ENV
 from .data import Dataset, load_mnist
 
@@ -56,11 +56,39 @@ def _names(types: Sequence[type]) -> str:
     return ", ".join(t.__name__ for t in types)
 
 
+# What an allowed layer may hold: its own weights and statistics, nothing a check could miss.
+LAYER_TENSORS = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}
+HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+
+
+def _hooks(module: nn.Module) -> list[str]:
+    return [name.strip("_").replace("_", " ") for name in HOOK_DICTS if getattr(module, name, None)]
+
+
+def _global_hooks() -> list[str]:
+    from torch.nn.modules import module as torch_module
+
+    return [name.strip("_").replace("_", " ") for name in
+            ("_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks", "_global_backward_pre_hooks")
+            if getattr(torch_module, name, None)]
+
+
 def leaf_layers(model: nn.Module) -> list[nn.Module]:
-    """The layers of an ``nn.Sequential`` in order, with nested ``nn.Sequential`` blocks opened up."""
-    if not isinstance(model, nn.Sequential):
-        raise BudgetError(f"expected an nn.Sequential, got {type(model).__name__}: build the model as "
-                          "nn.Sequential(layer, layer, ...) so that every layer can be checked")
+    """The layers of an ``nn.Sequential`` in order, with nested ``nn.Sequential`` blocks opened up.
+
+    Only a plain ``nn.Sequential`` (not a subclass, which could run anything in its own
+    ``forward``) counts as a container; a container holds layers and nothing else.
+    """
+    if type(model) is not nn.Sequential:
+        kind = "a subclass of nn.Sequential" if isinstance(model, nn.Sequential) else "not an nn.Sequential"
+        raise BudgetError(f"expected a plain nn.Sequential, got {type(model).__name__} ({kind}, so its forward "
+                          "may do more than its layers show): build the model as nn.Sequential(layer, layer, ...) "
+                          "so that every layer can be checked")
+    stray = [f"{kind} {name!r}" for kind, d in (("parameter", model._parameters), ("buffer", model._buffers))
+             for name, v in d.items() if v is not None]
+    if stray:
+        raise BudgetError(f"the nn.Sequential itself holds {', '.join(stray)}, which belongs to no layer; "
+                          "put every weight inside a layer")
     out: list[nn.Module] = []
     for layer in model:
         out += leaf_layers(layer) if isinstance(layer, nn.Sequential) else [layer]
@@ -70,11 +98,29 @@ def leaf_layers(model: nn.Module) -> list[nn.Module]:
 def check_layers(model: nn.Module, allowed: Sequence[type[nn.Module]],
                  required: Sequence[type[nn.Module]] = ()) -> list[nn.Module]:
     """Raise :class:`BudgetError` unless every layer's type is in ``allowed`` (exactly, not a
-    subclass) and each type in ``required`` occurs at least once; return the layers."""
+    subclass), nothing runs that the layers do not show (hooks, a replaced ``forward``, extra
+    tensors or sub-modules inside a layer), and each type in ``required`` occurs at least once;
+    return the layers."""
     layers = leaf_layers(model)
     bad = [f"layer {i} is {type(m).__name__}" for i, m in enumerate(layers) if type(m) not in tuple(allowed)]
     if bad:
         raise BudgetError("; ".join(bad) + f", which this exercise does not allow. Use only: {_names(allowed)}.")
+    for i, m in enumerate(layers):
+        what = f"layer {i} ({type(m).__name__})"
+        if {"forward", "__call__", "_call_impl"} & set(vars(m)):
+            raise BudgetError(f"{what} has its own forward function attached; use the layer as PyTorch defines it")
+        if list(m.children()):
+            raise BudgetError(f"{what} holds sub-modules ({', '.join(n for n, _ in m.named_children())}), "
+                              "which the check cannot see run; use plain layers")
+        extra = [n for n in sorted(set(m._parameters) | set(m._buffers)) if n not in LAYER_TENSORS]
+        if extra:
+            raise BudgetError(f"{what} holds extra tensors {extra}, which are not part of the layer")
+    hooked = [f"layer {i} ({type(m).__name__}): {', '.join(_hooks(m))}" for i, m in enumerate(layers) if _hooks(m)]
+    hooked += [f"the model: {', '.join(_hooks(m))}" for m in model.modules() if type(m) is nn.Sequential and _hooks(m)]
+    hooked += [f"every module: {h}" for h in _global_hooks()]
+    if hooked:
+        raise BudgetError("hooks are registered (" + "; ".join(hooked) + "); a hook can run code the budget "
+                          "does not count. Remove them (build the model fresh, without register_*_hook)")
     missing = [t.__name__ for t in required if not any(type(m) is t for m in layers)]
     if missing:
         raise BudgetError(f"the model needs at least one {' and one '.join(missing)} layer; found layers: "
@@ -82,22 +128,55 @@ def check_layers(model: nn.Module, allowed: Sequence[type[nn.Module]],
     return layers
 
 
-def hidden_units(model: nn.Module) -> list[int]:
-    """Output sizes of every ``nn.Linear`` except the last one (the output layer).
+def hidden_units(model: nn.Module, input_shape: Sequence[int] = MNIST_INPUT) -> list[int]:
+    """Per-example output widths of every ``nn.Linear`` call except the last (the output layer),
+    measured in a forward pass, so that a Linear applied before Flatten counts every value it makes.
 
     Activations, dropout and the output layer do not count as hidden units.
     """
-    linears = [m for m in leaf_layers(model) if isinstance(m, nn.Linear)]
-    return [m.out_features for m in linears[:-1]]
+    widths: list[int] = []
+    handles = [m.register_forward_hook(lambda _m, _i, out: widths.append(out[0].numel()))
+               for m in model.modules() if type(m) is nn.Linear]
+    try:
+        _forward(model, input_shape)
+    finally:
+        for h in handles:
+            h.remove()
+    return widths[:-1]
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of trainable scalar parameters (the same count as ``helpers.count_parameters``)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """Number of scalar parameters, trainable or frozen (a frozen layer still runs), each counted once."""
+    return sum(p.numel() for p in model.parameters())
 
 
-def check_output(model: nn.Module, input_shape: Sequence[int] = MNIST_INPUT, n_classes: int = 10) -> None:
-    """Raise :class:`BudgetError` unless a batch of two inputs gives scores of shape (2, n_classes)."""
+def check_weights(model: nn.Module, owners: Sequence[type[nn.Module]]) -> int:
+    """For a model with a forward of its own (an ``nn.Module`` subclass): raise :class:`BudgetError`
+    if hooks are registered or any tensor lives outside a layer of exactly an ``owners`` type (a
+    parameter, frozen or not, a floating-point buffer, or a plain tensor attribute), since its
+    forward could use it unseen; return the number of parameters, frozen ones included."""
+    stray = []
+    for where, m in model.named_modules():
+        owned = type(m) in tuple(owners)
+        tensors = [("parameter", n, v) for n, v in m._parameters.items() if v is not None]
+        tensors += [("buffer", n, v) for n, v in m._buffers.items() if v is not None and v.is_floating_point()
+                    and n not in ("running_mean", "running_var")]
+        tensors += [("tensor attribute", n, v) for n, v in vars(m).items() if isinstance(v, torch.Tensor)]
+        stray += [f"{kind} {where + '.' if where else ''}{n} ({v.numel():,} values)" for kind, n, v in tensors
+                  if not owned or kind != "parameter"]
+    if stray:
+        raise BudgetError(f"{', '.join(stray)} belong(s) to no {_names(owners)} layer; keep every weight inside "
+                          f"those layers (the count covers only them)")
+    hooked = [f"{where or 'the model'}: {', '.join(_hooks(m))}" for where, m in model.named_modules() if _hooks(m)]
+    hooked += [f"every module: {h}" for h in _global_hooks()]
+    if hooked:
+        raise BudgetError("hooks are registered (" + "; ".join(hooked) + "); a hook can run code the count "
+                          "does not see. Remove them")
+    return count_parameters(model)
+
+
+def _forward(model: nn.Module, input_shape: Sequence[int]) -> torch.Tensor:
+    """The model's output for a batch of two zero inputs, in eval mode, without gradients."""
     shape = (2, *input_shape)
     try:
         device = next(model.parameters()).device
@@ -107,15 +186,20 @@ def check_output(model: nn.Module, input_shape: Sequence[int] = MNIST_INPUT, n_c
     model.eval()
     try:
         with torch.no_grad():
-            out = model(torch.zeros(shape, device=device))
+            return model(torch.zeros(shape, device=device))
     except Exception as exc:  # a shape mismatch inside the model: say where to look
         raise BudgetError(f"the model fails on a batch of shape {shape}: {type(exc).__name__}: {exc}. "
                           "Check that it starts with nn.Flatten() (for Linear layers) and that each layer's "
                           "input size equals the previous layer's output size.") from None
     finally:
         model.train(was_training)
+
+
+def check_output(model: nn.Module, input_shape: Sequence[int] = MNIST_INPUT, n_classes: int = 10) -> None:
+    """Raise :class:`BudgetError` unless a batch of two inputs gives scores of shape (2, n_classes)."""
+    out = _forward(model, input_shape)
     if tuple(out.shape) != (2, n_classes):
-        raise BudgetError(f"the model maps a batch of shape {shape} to shape {tuple(out.shape)}; expected "
+        raise BudgetError(f"the model maps a batch of shape {(2, *input_shape)} to shape {tuple(out.shape)}; expected "
                           f"(2, {n_classes}): one score per class. The last layer should be nn.Linear(..., {n_classes}).")
 
 
@@ -129,7 +213,7 @@ def check_mlp(model: nn.Module, max_hidden_units: int, min_hidden_layers: int = 
     """
     layers = check_layers(model, allowed)
     check_output(model, input_shape, n_classes)
-    hidden = hidden_units(model)
+    hidden = hidden_units(model, input_shape)
     summary = Summary([type(m).__name__ for m in layers], hidden, count_parameters(model))
     if len(hidden) < min_hidden_layers:
         raise BudgetError(f"the model has {len(hidden)} hidden layer(s) ({summary}); this budget needs at least "
@@ -140,19 +224,20 @@ def check_mlp(model: nn.Module, max_hidden_units: int, min_hidden_layers: int = 
     return summary
 
 
-def check_cnn(model: nn.Module, max_parameters: int = 1_000_000, allowed: Sequence[type[nn.Module]] = CNN_LAYERS,
+def check_cnn(model: nn.Module, fewer_than: int = 1_000_000, allowed: Sequence[type[nn.Module]] = CNN_LAYERS,
               required: Sequence[type[nn.Module]] = (nn.Conv2d, nn.BatchNorm2d, nn.Dropout),
               input_shape: Sequence[int] = MNIST_INPUT, n_classes: int = 10) -> Summary:
-    """Check a convolutional network: allowed and required layer types and a parameter budget.
+    """Check a convolutional network: allowed and required layer types and a parameter budget
+    (strictly ``fewer_than`` parameters, as in "under a million").
 
     Returns its :class:`Summary` (``hidden`` lists the sizes of the hidden Linear layers).
     """
     layers = check_layers(model, allowed, required)
     check_output(model, input_shape, n_classes)
-    summary = Summary([type(m).__name__ for m in layers], hidden_units(model), count_parameters(model))
-    if summary.parameters > max_parameters:
-        raise BudgetError(f"the model has {summary.parameters:,} parameters; the budget is at most "
-                          f"{max_parameters:,}. Shrink the largest layer (usually the first Linear after "
+    summary = Summary([type(m).__name__ for m in layers], hidden_units(model, input_shape), count_parameters(model))
+    if summary.parameters >= fewer_than:
+        raise BudgetError(f"the model has {summary.parameters:,} parameters; the budget is fewer than "
+                          f"{fewer_than:,}. Shrink the largest layer (usually the first Linear after "
                           "Flatten: pool more, or use fewer channels or units).")
     return summary
 
@@ -201,13 +286,15 @@ def _fast_mode_off() -> Iterator[None]:
 
 
 def graded_test_set(metrics: dict, loader: Callable[[], Dataset] = load_mnist) -> tuple[torch.Tensor, torch.Tensor]:
-    """The test images a saved model is graded on.
+    """The test images a saved model is scored on.
 
-    A model trained in fast mode is scored on the fast-mode test subset; a model trained in
-    full mode on the whole test split, even while grading runs in fast mode, so that its
-    accuracy is not a noisy estimate from 1,000 images.
+    While grading: the grader's whole test split, whatever the file says (grading runs in fast
+    mode, but a score is not a noisy estimate from 1,000 images). Outside grading a model
+    trained in fast mode is scored on the fast-mode test subset.
     """
-    if metrics.get("fast", True):
+    from .config import grading
+
+    if metrics.get("fast", True) and not grading():
         data = loader()
     else:
         with _fast_mode_off():
@@ -215,14 +302,7 @@ def graded_test_set(metrics: dict, loader: Callable[[], Dataset] = load_mnist) -
     return data.x_test, data.y_test
 
 
-def accuracy_target(metrics: dict, full: float, fast: float, subset: float,
-                    full_size: int = 50_000) -> tuple[float, str]:
-    """The accuracy a saved model must reach, and why: ``fast`` for a model trained in fast mode,
-    ``subset`` for one trained on fewer than ``full_size`` images (e.g. the offline 5,000-image
-    MNIST subset; ``metrics["train_images"]``), ``full`` otherwise."""
-    if metrics.get("fast", True):
-        return fast, "trained in fast mode (a small subset, few epochs)"
-    n = metrics.get("train_images")
-    if n is not None and n < full_size:
-        return subset, f"trained on {n:,} images (a subset; full MNIST's target is {full})"
-    return full, "trained on the full training set"
+def accuracy_target(metrics: dict, full: float, fast: float, subset: float) -> tuple[float, str]:
+    """The accuracy a saved model must reach, and why: see :func:`helpers.artifacts.target` (the
+    grader's target while grading, whatever the file says)."""
+    return target(metrics, full, fast, subset)

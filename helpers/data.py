@@ -321,6 +321,11 @@ def load_cifar10(n_train: int | None = None, n_test: int | None = None, allow_ra
     return _sized(_memoised(key, lambda: _build_cifar(allow_random)), n_train, n_test)
 
 
+def has_full_training_set(name: str = "MNIST") -> bool:
+    """True when the full training split of ``name`` (MNIST or FashionMNIST) is on disk (no download)."""
+    return find_idx(name, "train") is not None
+
+
 def available_datasets() -> dict[str, str]:
     """What each dataset loader would use right now, without downloading anything."""
     out = {}

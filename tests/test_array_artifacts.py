@@ -50,15 +50,15 @@ def test_fit_or_load_arrays_trains_saves_and_loads(artifacts):
     assert all(np.array_equal(loaded[k], arrays[k]) for k in SHAPES)
 
 
-def test_grading_loads_the_submission_or_retrains_a_missing_one(artifacts, monkeypatch, capsys):
+def test_grading_loads_the_submission_and_never_trains_a_missing_one(artifacts, monkeypatch, capsys):
     fit_or_load_arrays("net.pt", SHAPES, lambda: (weights(1), {"accuracy": 0.8}))
     monkeypatch.setenv("COURSE_GRADING", "1")
     arrays, metrics = fit_or_load_arrays("net.pt", SHAPES, lambda: pytest.fail("must not retrain"))
     assert np.allclose(arrays["b"], weights(1)["b"]) and metrics["accuracy"] == 0.8
     assert "loaded the submitted model" in capsys.readouterr().out
-    arrays, metrics = fit_or_load_arrays("other.pt", SHAPES, lambda: (weights(2), {"accuracy": 0.7}))
-    assert metrics["accuracy"] == 0.7 and (artifacts / "other.pt").is_file()
-    assert "no submitted" in capsys.readouterr().out
+    with pytest.raises(helpers.ArtifactError, match="other.pt was handed in"):
+        fit_or_load_arrays("other.pt", SHAPES, lambda: pytest.fail("grading must never train"))
+    assert not (artifacts / "other.pt").exists()
 
 
 def test_load_errors_say_what_to_do(artifacts):

@@ -68,12 +68,48 @@ def test_fit_or_load_loads_the_submission_while_grading(artifacts, monkeypatch, 
     assert helpers.required(metrics, full=0.97, fast=0.9) == 0.97
 
 
-def test_fit_or_load_retrains_a_missing_submission_and_rejects_a_corrupt_one(artifacts, monkeypatch, capsys):
+def test_grading_never_trains_a_missing_model_and_rejects_a_corrupt_one(artifacts, monkeypatch):
     monkeypatch.setenv("COURSE_GRADING", "1")
-    _, metrics = helpers.fit_or_load(small_mlp(), "m.pt", lambda m: {"accuracy": 0.7})
-    assert metrics["accuracy"] == 0.7 and (artifacts / "m.pt").is_file()
-    assert "no submitted" in capsys.readouterr().out
-    assert helpers.required(metrics, full=0.97, fast=0.9) == 0.9
+    with pytest.raises(helpers.ArtifactError, match=r"No .*m\.pt was handed in.*score zero.*hand in the .* folder"):
+        helpers.fit_or_load(small_mlp(), "m.pt", lambda m: pytest.fail("grading must never train"))
+    assert not (artifacts / "m.pt").exists()
     (artifacts / "bad.pt").write_bytes(b"garbage")
     with pytest.raises(helpers.ArtifactError, match="not a model saved"):
         helpers.fit_or_load(small_mlp(), "bad.pt", lambda m: pytest.fail("must not retrain"))
+
+
+@pytest.mark.parametrize("metrics", [{"fast": True}, {}, {"fast": False, "train_images": 2000},
+                                     {"fast": False, "n_train": 60000}, {"fast": False, "train_images": 10**9}])
+def test_while_grading_nothing_in_the_file_lowers_the_target(metrics, monkeypatch):
+    monkeypatch.setenv("COURSE_GRADING", "1")
+    monkeypatch.setattr("helpers.data.has_full_training_set", lambda name="MNIST": True)
+    assert helpers.artifacts.target(metrics, full=0.97, fast=0.8, subset=0.9) == (0.97, "the grader's target")
+    assert helpers.required(metrics, full=0.97, fast=0.8) == 0.97
+
+
+def test_only_a_grader_without_the_full_dataset_lowers_the_target_and_says_so(monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_GRADING", "1")
+    monkeypatch.setattr("helpers.data.has_full_training_set", lambda name="MNIST": False)
+    value, why = helpers.artifacts.target({"fast": False, "train_images": 60000}, full=0.97, fast=0.8, subset=0.9)
+    assert value == 0.9 and why.startswith("LOWER TARGET: the grading machine has only the offline MNIST subset")
+    assert helpers.required({}, full=0.97, fast=0.8, subset=0.9) == 0.9 and "LOWER TARGET" in capsys.readouterr().out
+    assert helpers.required({}, full=0.97, fast=0.8) == 0.97, "without a subset target the full one applies"
+
+
+def test_the_ci_fallback_applies_only_to_fast_models_and_says_so(monkeypatch):
+    monkeypatch.setenv("COURSE_GRADING", "1")
+    monkeypatch.setenv(helpers.artifacts.FAST_MODELS_ENV, "1")
+    value, why = helpers.artifacts.target({"fast": True}, full=0.97, fast=0.8)
+    assert value == 0.8 and why.startswith("CI FALLBACK") and "students are always held to 0.97" in why
+    assert helpers.artifacts.target({"fast": False}, full=0.97, fast=0.8)[0] == 0.97
+
+
+def test_outside_grading_the_target_follows_the_training_and_names_the_grading_one(monkeypatch):
+    monkeypatch.delenv("COURSE_GRADING", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    value, why = helpers.artifacts.target({"fast": True}, full=0.97, fast=0.8, subset=0.9)
+    assert value == 0.8 and "grading holds it to 0.97" in why
+    value, why = helpers.artifacts.target({"fast": False, "train_images": 4000}, full=0.97, fast=0.8, subset=0.9)
+    assert value == 0.9 and "4,000 images" in why
+    assert helpers.artifacts.target({"fast": False, "n_train": 60000}, full=0.97, fast=0.8, subset=0.9)[0] == 0.97
+    assert helpers.artifacts.target({"fast": False, "train_images": 4000}, full=0.97, fast=0.8)[0] == 0.97

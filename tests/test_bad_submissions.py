@@ -64,6 +64,61 @@ def test_a_corrupt_artifact_fails_only_the_tests_that_read_it(name, round_trips)
     assert "not a model saved by helpers.save_model" in page
 
 
+MODEL_LOADERS = ("load_checked(", "load_model(", "load_arrays(", "artifact_path(")
+
+
+def loads_a_model(cell) -> bool:
+    visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+    return any(f in visible for f in MODEL_LOADERS)
+
+
+def model_tests(name: str) -> set[str]:
+    """Grade ids of the test cells whose visible part loads a saved model."""
+    return {c.metadata["nbgrader"]["grade_id"] for p in (REPO / "source" / name).glob("*.ipynb")
+            for c in nbformat.read(p, as_version=4).cells
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade") and loads_a_model(c)}
+
+
+@each(TRAINS)
+def test_a_notebook_handed_in_without_its_models_scores_zero_on_every_test_of_a_model(name, round_trips):
+    root, nb_name, scores, _ = batch(round_trips, name)
+    got, tests = scores["no_models"], model_tests(name)
+    print(f"{name}: without models {sum(v[1] for v in got.values()):g} of {sum(v[0] for v in got.values()):g}; "
+          f"tests of a model: {sorted(tests)}")
+    assert tests and all(got[g][1] == 0 for g in tests), {g: got[g] for g in tests}
+    assert sum(v[1] for v in got.values()) > 0, "the answers that need no model still earn their points"
+    page = (root / "autograded" / "no_models" / name / nb_name).read_text()
+    assert "was handed in, so this model cannot be graded" in page, "the graded notebook names the missing file"
+
+
+# Tests whose full-mode target a fast-mode model misses (docs/full-mode.md, fast mode against full targets).
+OUT_OF_FAST_REACH = {
+    "05_mnist_depth_width": {"test_budget_100", "test_budget_200", "test_budget_1000", "test_small_cnn",
+                             "test_classic_cnn_accuracy"},
+    "06_mnist_experiments": {"test_shallow", "test_small_classic", "test_sum_direct", "test_sum_digits"},
+    "08_interpretability": {"test_digit_cnn"},
+    "09_numpy_softmax": {"test_trained_model"},
+}
+
+
+@each(TRAINS)
+def test_models_trained_in_fast_mode_are_held_to_the_full_targets(name, round_trips):
+    from helpers.data import has_full_training_set
+
+    _, _, scores, _ = batch(round_trips, name)
+    got, ref = scores["fast_models"], round_trips.get(name)
+    reference = {c.grade_id: c.reference for c in ref.cells}
+    gained = {g: v for g, v in got.items() if v[1] > (reference.get(g) or 0)}
+    assert not gained, f"fast-mode models scored more than the reference: {gained}"
+    if name in OUT_OF_FAST_REACH:
+        if not has_full_training_set("MNIST"):
+            pytest.skip("the full targets apply only where the grader has full MNIST (COURSE_DATA_PATH)")
+        missed = OUT_OF_FAST_REACH[name]
+        assert all(got[g][1] == 0 for g in missed), {g: got[g] for g in missed}
+    print(f"{name}: fast-mode models {sum(v[1] for v in got.values()):g} of {sum(v[0] for v in got.values()):g} "
+          f"(reference graded with {ref.reference_models} models)")
+
+
 FULL_CASES = ["exception", "syntax_error", "infinite_loop", "deleted_test", "deleted_solution", "edited_test",
               "duplicated_cell", "type_changed", "warnings", "huge_output", "copy_of_filters"]
 

@@ -127,3 +127,24 @@ def test_a_real_run_records_numbers_times_models_and_the_failing_cell(tmp_path):
     assert full_run.problems({"01_tiny": entry}) == [f"01_tiny: {entry['error']}"]
     executed = nbformat.read(tmp_path / full_run.EXECUTED / "tiny.ipynb", as_version=4)
     assert "ZeroDivisionError" in str(executed.cells[2].outputs)
+
+
+def test_reference_models_are_used_only_from_a_current_error_free_full_run(tmp_path):
+    import nbformat
+
+    folder = tmp_path / "source" / "05_x"
+    folder.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), folder / "x.ipynb")
+    assert full_run.fresh_models(tmp_path, "05_x") is None, "no report"
+    entry = {"hash": full_run.notebook_hash(folder / "x.ipynb"), "error": None, "date": "d"}
+    (tmp_path / "docs").mkdir()
+    (tmp_path / full_run.REPORT_JSON).write_text(json.dumps({"05_x": entry}))
+    assert full_run.fresh_models(tmp_path, "05_x") is None, "a report but no models"
+    (tmp_path / "models" / "05_x").mkdir(parents=True)
+    (tmp_path / "models" / "05_x" / "m.pt").write_bytes(b"x")
+    assert full_run.fresh_models(tmp_path, "05_x") == tmp_path / "models" / "05_x"
+    (tmp_path / full_run.REPORT_JSON).write_text(json.dumps({"05_x": dict(entry, error="cell 3: boom")}))
+    assert full_run.fresh_models(tmp_path, "05_x") is None, "a run that failed"
+    (tmp_path / full_run.REPORT_JSON).write_text(json.dumps({"05_x": entry}))
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 2")]), folder / "x.ipynb")
+    assert full_run.fresh_models(tmp_path, "05_x") is None, "models of older code"
