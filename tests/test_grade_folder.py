@@ -50,3 +50,14 @@ def test_a_folder_of_renamed_notebooks_is_graded_into_a_csv(tmp_path):
     assert attacked.count("ATTACK ") >= 9 and ": landed" not in attacked, "an attack landed through grade_folder"
     for sid in rows:
         assert (root / "feedback" / sid / NAME / "filters.html").is_file()
+
+
+def test_the_summary_warns_when_this_grader_lacks_full_mnist(monkeypatch):
+    from coursetools.grade_folder import data_warning
+
+    monkeypatch.setattr("helpers.data.has_full_training_set", lambda name="MNIST": False)
+    warning = data_warning(repo_root(), "05_mnist_depth_width")
+    assert warning.startswith("WARNING: this machine has only the offline MNIST subset") and "COURSE_DATA_PATH" in warning
+    assert data_warning(repo_root(), "01_filters") is None, "01 grades no model against an MNIST target"
+    monkeypatch.setattr("helpers.data.has_full_training_set", lambda name="MNIST": True)
+    assert data_warning(repo_root(), "05_mnist_depth_width") is None

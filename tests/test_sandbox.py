@@ -259,6 +259,26 @@ print(os.path.isfile('/course/helpers/__init__.py'))
         assert lines[1].endswith(" 65534")
 
 
+def test_a_data_folder_named_through_a_link_or_dotdot_is_seen_inside(tmp_path):
+    """CI's ../shared/data lies under /tmp, which the sandbox replaces: the kernel must still find it."""
+    (tmp_path / "real" / "data").mkdir(parents=True)
+    (tmp_path / "real" / "data" / "train.idx").write_text("digits")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    for sub in ("work", "run", "tmp"):
+        (tmp_path / sub).mkdir()
+        if os.geteuid() == 0:
+            os.chown(tmp_path / sub, 65534, 65534)
+    env = kernel_environment({"COURSE_DATA_PATH": f"{tmp_path}/work/../link/data"})
+    assert env["COURSE_DATA_PATH"] == str(tmp_path / "real" / "data")
+    cmd = sandbox.command([], workdir=tmp_path / "work", runtime=tmp_path / "run", scratch=tmp_path / "tmp",
+                          limits=sandbox.Limits(), readonly=sandbox.data_dirs(env),
+                          uid=65534 if os.geteuid() == 0 else None)
+    probe = "import os; print(open(os.path.join(os.environ['COURSE_DATA_PATH'], 'train.idx')).read())"
+    cmd = cmd[:cmd.index(sandbox.LAUNCHER)] + [probe]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0 and proc.stdout.strip() == "digits", proc.stderr
+
+
 def test_output_cap_keeps_errors_and_the_stderr_signal():
     from coursetools.grading.kernel import SandboxedExecute
 

@@ -21,6 +21,7 @@ This module itself imports nothing heavy: ``helpers.selfcheck`` reads :data:`IGN
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 # Warnings and progress bars that libraries write to stderr on their own.
 IGNORED_STDERR = r"(?i)warning|warn\(|\d+it/s|\d+%\||s/it\]"
@@ -45,6 +46,12 @@ def kernel_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     """
     base = dict(os.environ if base is None else base)
     env = {k: base[k] for k in PASSED_THROUGH if k in base}
+    # The sandbox mounts data folders at their real paths (links and ".." resolved, see
+    # sandbox.data_dirs): name them the same way, or a path like ../shared/data under a private
+    # /tmp, or through a link, points at nothing inside and grading silently falls back to other data.
+    for key in ("COURSE_DATA_PATH", "COURSE_DATA_DIR"):
+        if env.get(key):
+            env[key] = os.pathsep.join(str(Path(p).expanduser().resolve()) for p in env[key].split(os.pathsep) if p)
     env.update(GRADING_VARIABLES, COURSE_FAST=base.get("COURSE_FAST", "1") or "1")
     env.update(PATH=os.pathsep.join(["/usr/local/bin", "/usr/bin", "/bin"]), HOME="/tmp",
                MPLCONFIGDIR="/tmp/matplotlib", XDG_CACHE_HOME="/tmp/.cache")
