@@ -73,4 +73,7 @@ def execute(nb, cwd: Path, env: dict[str, str],
             return f"cell {max(started) if started else '?'}: {text[-1] if text else type(exc).__name__}"
         except Exception as exc:  # the kernel died, or could not start
             return f"{type(exc).__name__}: {exc}"
+        finally:  # nbclient shuts down only the kernels it created itself
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
     return None

@@ -108,6 +108,7 @@ def test_a_name_recorded_twice_is_numbered():
 
 def test_a_real_run_records_numbers_times_models_and_the_failing_cell(tmp_path):
     import nbformat
+    psutil = pytest.importorskip("psutil")
 
     cells = ["import helpers, os\nhelpers.measured('acc', 0.91, at_least=0.9, margin=0.002)",
              "assert os.environ['COURSE_FAST'] == '0' and not helpers.fast_mode() and not helpers.grading()\n"
@@ -118,7 +119,10 @@ def test_a_real_run_records_numbers_times_models_and_the_failing_cell(tmp_path):
     folder.mkdir(parents=True)
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), folder / "tiny.ipynb")
     said = []
+    kernels = lambda: {p.pid for p in psutil.process_iter(["cmdline"]) if "ipykernel_launcher" in " ".join(p.info["cmdline"] or [])}
+    before = kernels()
     entry = full_run.run_notebook(tmp_path, "01_tiny", said.append)
+    assert kernels() <= before, "the kernel must be shut down after the run"
     assert entry["error"].startswith("cell 2: ZeroDivisionError"), entry["error"]
     assert [m["name"] for m in entry["measured"]] == ["acc"]
     assert (tmp_path / "models" / "01_tiny" / "m.pt").is_file() and entry["models_mb"] > 0
