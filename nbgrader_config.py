@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from coursetools.grading import IGNORED_STDERR  # noqa: E402
 from coursetools.grading.feedback import HideHiddenTests  # noqa: E402
 from coursetools.grading.kernel import SandboxedExecute  # noqa: E402
-from coursetools.grading.sanitize import DropDuplicateIds  # noqa: E402
+from coursetools.grading.sanitize import DropDuplicateIds, RestoreLockedCells  # noqa: E402
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
@@ -26,9 +26,10 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# A submission with a copied graded cell is graded (nbgrader's own DeduplicateIds makes it ungradable).
+# A submission with a copied graded cell is graded (nbgrader's own DeduplicateIds makes it ungradable);
+# locked cells (tests, setup) that a student deleted or moved are put back where the release has them.
 c.Autograde.sanitize_preprocessors = [ClearOutput, DropDuplicateIds, OverwriteKernelspec, OverwriteCells,
-                                      CheckCellMetadata]
+                                      RestoreLockedCells, CheckCellMetadata]
 # Every submission runs in the sandbox (coursetools.grading.kernel), in grading mode and fast mode
 # (unless COURSE_FAST is set); a cell that runs past the timeout (an infinite loop) fails on its own.
 c.Autograde.autograde_preprocessors = [SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,

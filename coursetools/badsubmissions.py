@@ -11,7 +11,8 @@ a new assignment by adding it to ``source/``.
   model files), ``no_models`` (the reference notebook without its models) and ``fast_models``
   (the reference with models trained in fast mode, which grading holds to the full targets).
 * ``01_filters`` (fast to grade) gets the full list: an exception, a syntax error, an infinite
-  loop, deleted and edited cells, a duplicated cell, a changed cell type, a "Copy of" file
+  loop, deleted and edited cells (a deleted or moved locked cell is put back: full marks), a
+  duplicated cell, a changed cell type, a "Copy of" file
   name collected from an LMS folder, warnings on stderr and huge output.
 """
 from __future__ import annotations
@@ -110,7 +111,14 @@ def damaged(release, source) -> dict[str, tuple[object, dict]]:
             zero={after(last)}, full=before(last))
     variant("infinite_loop", lambda nb: setattr(nb.cells[last], "source", "while True:\n    pass\n" + nb.cells[last].source),
             zero={after(last)}, full=before(last))
-    variant("deleted_test", lambda nb: nb.cells.pop(tests[0]), full_except={grade_id(cells[tests[0]])})
+    # Locked cells are the instructor's: deleted or moved, they are put back and the work keeps its points.
+    variant("deleted_test", lambda nb: nb.cells.pop(tests[0]), all_full=True, restored=True)
+    variant("two_deleted_tests", lambda nb: [nb.cells.pop(i) for i in sorted(tests[:2], reverse=True)],
+            all_full=True, restored=True)
+    setup = next(i for i, c in enumerate(cells) if c.cell_type == "code" and _meta(c).get("locked")
+                 and not _meta(c).get("grade"))
+    variant("deleted_setup", lambda nb: nb.cells.pop(setup), all_full=True, restored=True)
+    variant("moved_test", lambda nb: nb.cells.insert(0, nb.cells.pop(tests[-1])), all_full=True, restored=True)
     variant("deleted_solution", lambda nb: nb.cells.pop(first), zero={after(first)}, full=before(first))
     variant("edited_test", lambda nb: setattr(nb.cells[tests[0]], "source", 'raise AssertionError("edited")'),
             all_full=True)

@@ -119,7 +119,8 @@ def test_models_trained_in_fast_mode_are_held_to_the_full_targets(name, round_tr
           f"(reference graded with {ref.reference_models} models)")
 
 
-FULL_CASES = ["exception", "syntax_error", "infinite_loop", "deleted_test", "deleted_solution", "edited_test",
+FULL_CASES = ["exception", "syntax_error", "infinite_loop", "deleted_test", "two_deleted_tests", "deleted_setup",
+              "moved_test", "deleted_solution", "edited_test",
               "duplicated_cell", "type_changed", "warnings", "huge_output", "copy_of_filters"]
 
 
@@ -137,10 +138,9 @@ def test_damaged_submission_gets_the_expected_score(student, round_trips):
         assert got[g][1] == 0, f"{student}: {g} depends on the damaged cell and should score 0, got {got[g]}"
     for g in expect.get("full", ()):
         assert got[g][1] == got[g][0], f"{student}: {g} should keep full marks, got {got[g]}"
-    if "full_except" in expect:
-        others = {g: v for g, v in got.items() if g not in expect["full_except"] and v[1] != v[0]}
-        assert not others, f"{student}: cells other than the deleted one lost points: {others}"
-        assert all(got[g][1] == 0 for g in expect["full_except"] if g in got), f"{student}: {got}"
+    if expect.get("restored"):
+        graded = (root / "autograded" / student / FULL_SUITE / nb_name).read_text()
+        assert "Restored by the grader" in graded, f"{student}: the graded notebook does not say what was put back"
     if expect.get("small_output"):
         size = (root / "autograded" / student / FULL_SUITE / nb_name).stat().st_size
         assert size < 2_000_000, f"the graded notebook kept {size} bytes of output"
