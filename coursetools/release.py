@@ -2,15 +2,33 @@
 
 Usage: python -m coursetools.release [ASSIGNMENT ...]
 Prints one table (assignment, points, reference score, blank score, seconds) and exits
-non-zero if any invariant breaks.
+non-zero if any invariant breaks, or if the regenerated release differs from what git has
+committed (the files are named: review them with `git diff release/` and commit them).
 """
 from __future__ import annotations
 
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from .roundtrip import assignments, generate_release, repo_root, run_round_trip, table
+
+
+def uncommitted(root: Path, names: list[str]) -> list[str] | None:
+    """Files under release/NAME that differ from git's last commit (changed, new or deleted).
+
+    None when ``root`` is not a git checkout (or git is missing): then nothing can be compared.
+    """
+    paths = [f"release/{n}" for n in names]
+    try:
+        proc = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", *paths],
+                              cwd=root, capture_output=True, text=True)
+    except FileNotFoundError:
+        return None
+    if proc.returncode != 0:
+        return None
+    return sorted(line[3:].strip('"') for line in proc.stdout.splitlines() if line.strip())
 
 
 def main(argv: list[str]) -> int:
@@ -27,6 +45,9 @@ def main(argv: list[str]) -> int:
     for name in names:
         generate_release(root, name)
         print(f"regenerated release/{name}")
+    changed = uncommitted(root, names)
+    if changed is None:
+        print("not a git checkout: the regenerated release cannot be compared with a committed one")
     results = []
     with tempfile.TemporaryDirectory(prefix="course-roundtrip-") as tmp:
         for name in names:
@@ -41,6 +62,11 @@ def main(argv: list[str]) -> int:
     problems = [p for r in results for p in r.problems]
     for p in problems:
         print("PROBLEM:", p)
+    if changed:
+        problems.append(f"the regenerated release differs from what is committed ({len(changed)} file(s)):\n    "
+                        + "\n    ".join(changed) + "\n  students would get something else than git has: review "
+                        "`git diff release/` and commit it (or fix source/)")
+        print("PROBLEM:", problems[-1])
     print(f"\n{len(results)} assignment(s), {len(problems)} problem(s)")
     return 1 if problems else 0
 
