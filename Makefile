@@ -8,6 +8,7 @@
 # make bench    the data-loading benchmark; make bench-sandbox  what the grading sandbox costs;
 #               make bench-grading  students graded per second, sequential vs parallel;
 #               make bench-designs  other correct designs for 05's budgets, trained in full mode
+#               make bench-designs DESIGNS=8   only design 8 (or DESIGNS=small_cnn)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -32,7 +33,10 @@ sandbox:
 	  else echo "Grading needs bubblewrap (the sandbox): sudo apt-get install bubblewrap (Fedora: sudo dnf install bubblewrap)"; exit 1; fi; }
 
 $(STAMP): requirements.txt pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# A venv without pip (python3 -m venv fails half-way without Debian's python3-venv) is made again.
+	@$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV) \
+	  && $(PY) -m pip --version >/dev/null 2>&1; } || { rm -rf $(VENV); \
+	  echo "Could not create a virtual environment with pip in $(VENV): install python3-venv (Debian/Ubuntu: sudo apt-get install python3-venv) and run make again"; exit 1; }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
@@ -45,10 +49,11 @@ release: $(STAMP) sandbox
 # training notebook in fast mode as a student would, to make the reference's models, then every
 # reference cell under grading), so nbval only runs the companions in notebooks/, one notebook per
 # worker at a time (loadfile keeps a notebook's cells in order in one kernel); the browser tests
-# drive one JupyterLab server.
+# drive one JupyterLab server. Datasets missing from disk are downloaded first, once (fetch_data).
 # One thread per process: two workers (each starting kernels) on two cores, and torch's own
 # thread pool on top, oversubscribe the CPU and make training 20-30x slower.
 test: $(STAMP) sandbox
+	$(PY) -m coursetools.fetch_data
 	OMP_NUM_THREADS=1 COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadgroup --ignore=tests/e2e tests
 	OMP_NUM_THREADS=1 COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --durations=0 --nbval-lax notebooks
 	$(MAKE) e2e
@@ -72,7 +77,7 @@ bench-grading: $(STAMP) sandbox
 	$(PY) benchmarks/grading_throughput.py
 
 bench-designs: $(STAMP)
-	$(PY) benchmarks/alternative_designs.py
+	$(PY) benchmarks/alternative_designs.py $(DESIGNS)
 
 sync: $(STAMP)
 	$(PY) -m coursetools.setup_cell .

@@ -15,7 +15,6 @@ import contextlib
 import gzip
 import io
 import os
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -113,7 +112,11 @@ def offline() -> bool:
 # ----------------------------------------------------------------------------- IDX files
 
 def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (MNIST's format), gzipped or not."""
+    """Read an IDX file (MNIST's format), gzipped or not.
+
+    Not torchvision's MNIST class: that needs its own folder layout and a writable root, while
+    these files may sit read-only in any folder of COURSE_DATA_PATH (mnist-test-only, fashion-mnist).
+    """
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
         raw = f.read()
@@ -148,17 +151,27 @@ def _short_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[:200]}{'...' if len(text) > 200 else ''}"
 
 
-def _download(name: str) -> str | None:
-    """Try a torchvision download into the cache folder; return the error text on failure."""
+def _download(name: str, present: Callable[[], bool] | None = None) -> str | None:
+    """Download ``name`` with torchvision into the cache folder; return the error text on failure.
+
+    Under a file lock in the cache folder, so processes that start together (test workers,
+    notebooks) download once: whoever waited finds the files (``present()``) and downloads nothing.
+    """
     if offline():
         return f"{OFFLINE_ENV} is set, so no download was tried"
+    import filelock
     import torchvision
 
+    present = present or (lambda: all(find_idx(name, s) for s in IDX_FILES))
     cls = getattr(torchvision.datasets, name)
     try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            for train in (True, False):
-                cls(root=str(cache_dir()), train=train, download=True)
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        with filelock.FileLock(str(cache_dir() / f".{name}.download.lock")):
+            if present():
+                return None
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                for train in (True, False):
+                    cls(root=str(cache_dir()), train=train, download=True)
     except Exception as exc:  # any network or disk failure: reported, then fallback
         return _short_error(exc)
     return None
@@ -262,7 +275,7 @@ def load_fashion_mnist(n_train: int | None = None, n_test: int | None = None) ->
     return _sized(_memoised("FashionMNIST", _build_fashion), n_train, n_test)
 
 
-CIFAR_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+CIFAR_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
 
 
 def _cifar_folder() -> Path | None:
@@ -277,27 +290,20 @@ def _build_cifar(allow_random: bool) -> Dataset:
     folder = _cifar_folder()
     reason = None
     if folder is None:
-        import torchvision
-
-        if offline():
-            reason = f"{OFFLINE_ENV} is set, so no download was tried"
-        else:
-            try:
-                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                    torchvision.datasets.CIFAR10(root=str(cache_dir()), train=True, download=True)
-            except Exception as exc:
-                reason = _short_error(exc)
+        reason = _download("CIFAR10", present=lambda: _cifar_folder() is not None)
         folder = _cifar_folder()
     if folder is not None:
-        parts = []
-        for f in CIFAR_FILES:
-            with open(folder / f, "rb") as fh:
-                d = pickle.load(fh, encoding="latin1")
-            parts.append((torch.as_tensor(d["data"]).reshape(-1, 3, 32, 32).float().div_(255),
-                          torch.as_tensor(d["labels"], dtype=torch.long)))
-        xtr = torch.cat([p[0] for p in parts[:5]])
-        ytr = torch.cat([p[1] for p in parts[:5]])
-        return Dataset("CIFAR10", xtr, ytr, parts[5][0], parts[5][1], CIFAR10_CLASSES, "CIFAR-10 python batches")
+        import torchvision
+
+        try:  # torchvision's own reader (it also checks every file's checksum)
+            splits = [torchvision.datasets.CIFAR10(root=str(folder.parent), train=t, download=False) for t in (True, False)]
+        except Exception as exc:  # a corrupt or truncated file
+            reason, folder = f"the files in {folder} are unreadable ({_short_error(exc)})", None
+    if folder is not None:
+        (xtr, ytr), (xte, yte) = [(torch.from_numpy(d.data).permute(0, 3, 1, 2).float().div_(255),
+                                   torch.as_tensor(d.targets, dtype=torch.long)) for d in splits]
+        return Dataset("CIFAR10", xtr.contiguous(), ytr, xte.contiguous(), yte, CIFAR10_CLASSES,
+                       "CIFAR-10 python batches")
     message = _missing_message("CIFAR10", [f"cifar-10-batches-py/{f}" for f in CIFAR_FILES], reason)
     if not allow_random:
         raise DataUnavailableError(message)
@@ -324,6 +330,15 @@ def load_cifar10(n_train: int | None = None, n_test: int | None = None, allow_ra
 def has_full_training_set(name: str = "MNIST") -> bool:
     """True when the full training split of ``name`` (MNIST or FashionMNIST) is on disk (no download)."""
     return find_idx(name, "train") is not None
+
+
+def fetch_datasets(names: tuple[str, ...] = ("MNIST", "FashionMNIST", "CIFAR10")) -> dict[str, str | None]:
+    """Download each dataset in ``names`` that is not on disk yet; {name: why it failed, or None}.
+
+    Run once before many processes start (``make test`` does), so none of them waits on a download.
+    """
+    present = {"CIFAR10": lambda: _cifar_folder() is not None}
+    return {name: _download(name, present.get(name)) for name in names}
 
 
 def available_datasets() -> dict[str, str]:

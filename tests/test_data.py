@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -99,6 +101,83 @@ def test_cifar_missing_is_an_error_unless_random_is_allowed(no_data, capsys, mon
     ds = data.load_cifar10(allow_random=True)
     assert "RANDOM" in capsys.readouterr().out
     assert ds.x_train.shape[1:] == (3, 32, 32) and "random" in ds.source
+
+
+def test_processes_that_start_together_download_once(no_data, monkeypatch):
+    """Two downloads at once (two test workers, two notebooks): one downloads, the other waits and finds the files."""
+    import threading
+    import time
+
+    import torchvision
+
+    calls, inside, overlap = [], [0], []
+
+    class SlowMNIST:  # stands in for torchvision's downloader: writes the files after a while
+        def __init__(self, root, train, download):
+            inside[0] += 1
+            overlap.append(inside[0])
+            calls.append(train)
+            time.sleep(0.3)
+            fake_idx_dataset(no_data / "MNIST" / "raw")
+            inside[0] -= 1
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", SlowMNIST)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(data._download("MNIST"))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [None, None]
+    assert calls == [True, False], f"one download of both splits, not {calls}"
+    assert max(overlap) == 1, "the downloads ran at the same time"
+
+
+def test_fetch_datasets_reports_each_failure(no_data):
+    report = data.fetch_datasets()
+    assert set(report) == {"MNIST", "FashionMNIST", "CIFAR10"}
+    assert all("no network" in (why or "") for why in report.values()), report
+
+
+@pytest.fixture
+def real_cifar(no_data, monkeypatch):
+    """torchvision's own CIFAR10 reader (no_data replaces it by a failing download)."""
+    import torchvision
+    from torchvision.datasets.cifar import CIFAR10
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", CIFAR10)
+    return CIFAR10
+
+
+def test_cifar_loads_through_torchvision_in_its_folder_layout(no_data, real_cifar, monkeypatch):
+    import pickle
+
+    folder = no_data / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for f in data.CIFAR_FILES:
+        batch = {"data": rng.integers(0, 256, (20, 3072), dtype=np.uint8), "labels": list(range(10)) * 2}
+        (folder / f).write_bytes(pickle.dumps(batch))
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": data.CIFAR10_CLASSES}))
+    # Fake files fail torchvision's checksums: let them through, as it would real ones.
+    import torchvision.datasets.cifar
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda path, md5=None: Path(path).is_file())
+    monkeypatch.setenv("COURSE_FAST", "0")
+    ds = data.load_cifar10()
+    assert ds.x_train.shape == (100, 3, 32, 32) and ds.x_test.shape == (20, 3, 32, 32)
+    assert ds.x_train.dtype == torch.float32 and 0 <= ds.x_train.min() and ds.x_train.max() <= 1
+    first = pickle.loads((folder / "data_batch_1").read_bytes())["data"][0]
+    assert torch.allclose(ds.x_train[0].flatten() * 255, torch.as_tensor(first, dtype=torch.float32))
+    assert ds.y_train[:10].tolist() == list(range(10))
+
+
+def test_a_corrupt_cifar_folder_is_reported(no_data, real_cifar):
+    folder = no_data / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for f in data.CIFAR_FILES:
+        (folder / f).write_bytes(b"truncated")  # the wrong checksum
+    with pytest.raises(data.DataUnavailableError, match="unreadable"):
+        data.load_cifar10()
 
 
 def test_idx_files_load_from_an_extra_folder_plain_or_gzipped(no_data, monkeypatch):
