@@ -111,7 +111,7 @@ def test_feedback_never_shows_hidden_tests_even_when_printed(round_trips):
     printed = outputs(graded(rt, "sneaky"))
     assert any(line in printed for line in hidden), "the sneaky student should have printed hidden tests"
     page = next((rt.workdir / "feedback" / "sneaky" / ASSIGNMENT).glob("*.html")).read_text()
-    text = feedback.html.unescape(re.sub(r"<[^>]+>", "", page))
+    text = feedback.html_text(page)
     assert not [line for line in hidden if line in text]
     assert feedback.REMOVED in text
 
@@ -221,6 +221,11 @@ def test_scrub_removes_lines_that_reproduce_hidden_tests():
     assert out.splitlines() == ["ok line", feedback.REMOVED, ")"]
     html_line = "<span>assert secret_answer(3) == 42, &quot;nope&quot;</span>"
     assert feedback.scrub(html_line, hidden) .strip() == feedback.REMOVED
+    # Comparisons are not tags: printed as plain text, or as HTML, the line still goes.
+    compare = "assert abs(area(x) - 1.5) < 1e-6 and count(x) > 2"
+    assert feedback.scrub(f"{compare}\n", {compare}).strip() == feedback.REMOVED
+    escaped = compare.replace("<", "&lt;").replace(">", "&gt;")
+    assert feedback.scrub(f'<pre><span class="k">{escaped}</span></pre>\n', {compare}).strip() == feedback.REMOVED
 
 
 @pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed")

@@ -8,8 +8,8 @@ print hidden tests on purpose (a graded function that reads its caller's source 
 """
 from __future__ import annotations
 
-import html
 import re
+from html.parser import HTMLParser
 
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
@@ -18,7 +18,6 @@ BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 PLACEHOLDER = "# (hidden tests ran here; their code is not shown)"
 REMOVED = "[line removed from feedback: it reproduces hidden test code]"
 _HIDDEN_BLOCK = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
-_TAG = re.compile(r"<[^>]+>")
 MIN_CHARS = 8  # shorter hidden lines (`)`, `else:`) say nothing about the tests
 
 
@@ -41,15 +40,37 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
+class _Text(HTMLParser):
+    """The text of some HTML, tags dropped and entities decoded (the standard library's parser)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def html_text(markup: str) -> str:
+    parser = _Text()
+    parser.feed(markup)
+    parser.close()
+    return "".join(parser.parts)
+
+
 def scrub(text: str, hidden: set[str]) -> str:
-    """``text`` with each line that contains a hidden line (spaces ignored) replaced by a note."""
+    """``text`` with each line that contains a hidden line (spaces ignored) replaced by a note.
+
+    A line is compared as it is and as the text of HTML, so a hidden line survives neither plain
+    output (where ``a < b and c > d`` is not a tag) nor an HTML rendering of it.
+    """
     if not hidden or not text:
         return text
     keys = {_squash(h) for h in hidden}
     out = []
     for line in text.splitlines(keepends=True):
-        flat = _squash(html.unescape(_TAG.sub("", line)))
-        out.append(REMOVED + "\n" if any(k in flat for k in keys) else line)
+        flat = (_squash(line), _squash(html_text(line)))
+        out.append(REMOVED + "\n" if any(k in f for k in keys for f in flat) else line)
     return "".join(out)
 
 
