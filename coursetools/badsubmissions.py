@@ -179,10 +179,11 @@ class BadSubmissions:
                 for token in artifact_names(source):
                     (dest / "artifacts" / token).write_bytes(b"not a model")
             self.expectations[student] = expect
-        if name == FULL_SUITE:  # saved by Colab as "Copy of ...", collected from an LMS folder
+        if name == FULL_SUITE:  # saved by Colab as "Copy of ... (1)", collected from a Moodle download
             lms = root / "lms"
             lms.mkdir()
-            nbformat.write(fill_in(release, source), lms / f"Copy of {nb_name}")
+            nbformat.write(fill_in(release, source), lms / f"Ana Filtersen_88_assignsubmission_file_Copy of "
+                                                             f"{Path(nb_name).stem} (1).ipynb")
             for sid in collect(name, lms, root):
                 self.expectations[sid] = {"all_full": True}
         return list(self.expectations)

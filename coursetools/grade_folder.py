@@ -1,65 +1,53 @@
-"""Grade a folder of notebooks downloaded from an LMS: one file per student, any file names.
+"""Grade an LMS download: each student's notebook (and saved models), any file names.
 
-Usage: python -m coursetools.grade_folder ASSIGNMENT FOLDER [--root COURSE_DIR] [--jobs N | --scheduler ADDRESS]
+Usage: python -m coursetools.grade_folder ASSIGNMENT DOWNLOAD [--lms auto|canvas|moodle|blackboard|plain]
+       [--pattern REGEX] [--root COURSE_DIR] [--jobs N | --scheduler ADDRESS]
 
-Each notebook becomes ``submitted/<student>/<ASSIGNMENT>/<the release notebook's name>``, so
-a file saved as "Copy of filters.ipynb" or "Jane Doe_4711_assignsubmission_file_filters (1).ipynb"
-is graded like the original. The student id is taken from the file name (LMS prefixes kept,
-the notebook's own name and "Copy of" dropped). Then the stock nbgrader commands run:
-``autograde``, ``generate_feedback`` and ``export``; feedback pages land in
-``feedback/<student>/<ASSIGNMENT>/`` and the grades in ``grades.csv``.
+DOWNLOAD is a folder or a .zip as Canvas, Moodle or Blackboard export it (see
+:mod:`coursetools.lms`): a student's notebook becomes
+``submitted/<student>/<ASSIGNMENT>/<the release notebook's name>``, so "Copy of filters (1).ipynb"
+is graded like the original, and their other files (models, a zip from ``helpers.submission_zip``)
+go to ``artifacts/`` beside it. An id that cannot be read or that two students would share stops
+the run with the list of files. Then the stock nbgrader commands run: ``autograde``,
+``generate_feedback`` and ``export``; feedback pages land in ``feedback/<student>/<ASSIGNMENT>/``
+and the grades in ``grades.csv``.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import os
-import re
-import shutil
 import sys
+import tempfile
 from pathlib import Path
 
+from .lms import PRESETS, Submission, collect_submissions, file_submission
 from .roundtrip import generate_release, nbgrader, repo_root
 
 
-def student_id(filename: str, notebook_stem: str) -> str:
-    """A gradebook-safe student id from an uploaded file's name."""
-    stem = Path(filename).stem
-    slug = re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_")
-    noise = ["copy_of", "assignsubmission_file", "onlinetext", re.sub(r"[^a-z0-9]+", "_", notebook_stem.lower())]
-    short = slug
-    for token in noise:
-        short = short.replace(token, "_")
-    short = re.sub(r"_\d{1,2}$", "", re.sub(r"_+", "_", short).strip("_"))  # "(1)" copies
-    return short or slug or "student"
+def collect(assignment: str, download: Path, root: Path, lms: str = "auto",
+            pattern: str | None = None) -> dict[str, Submission]:
+    """File every student's submission of an LMS download under ``root/submitted``; return {student: Submission}.
 
-
-def collect(assignment: str, folder: Path, root: Path) -> dict[str, Path]:
-    """Copy every notebook in ``folder`` into ``root/submitted``; return {student: original file}."""
+    See :mod:`coursetools.lms` for the layouts read. A re-run replaces the notebook and the files
+    the download brings, and keeps every other file (artifacts put there by hand).
+    """
     release = root / "release" / assignment
     names = sorted(p.name for p in release.glob("*.ipynb"))
     if len(names) != 1:
         raise SystemExit(f"{release} has {len(names)} notebooks; grade_folder handles one-notebook assignments")
     target = names[0]
-    taken: dict[str, Path] = {}
-    for upload in sorted(folder.glob("*.ipynb")):
-        sid = student_id(upload.name, Path(target).stem)
-        base, n = sid, 2
-        while sid in taken:
-            sid, n = f"{base}_{n}", n + 1
-        dest = root / "submitted" / sid / assignment
-        if dest.exists():
-            shutil.rmtree(dest)
-        dest.mkdir(parents=True)
-        shutil.copy2(upload, dest / target)
-        taken[sid] = upload
-    if not taken:
-        raise SystemExit(f"no .ipynb files in {folder}")
-    return taken
+    with tempfile.TemporaryDirectory(prefix="lms-") as scratch:
+        subs = collect_submissions(download, Path(target).stem, lms, pattern, Path(scratch))
+        if not subs:
+            raise SystemExit(f"no submissions in {download}")
+        for sid, sub in subs.items():
+            file_submission(sub, root / "submitted" / sid / assignment, target)
+    return subs
 
 
 def grade(assignment: str, folder: Path, root: Path | None = None, jobs: int = 1,
-          scheduler: str | None = None) -> list[dict[str, str]]:
+          scheduler: str | None = None, lms: str = "auto", pattern: str | None = None) -> list[dict[str, str]]:
     """Collect, autograde, write feedback and grades.csv; return the CSV rows of this assignment.
 
     ``jobs=1`` grades with one ``nbgrader autograde`` run, student after student; more jobs, or a
@@ -67,7 +55,7 @@ def grade(assignment: str, folder: Path, root: Path | None = None, jobs: int = 1
     """
     root = root or repo_root()
     generate_release(root, assignment)  # registers the assignment in the gradebook (release unchanged)
-    students = collect(assignment, folder, root)
+    students = collect(assignment, folder, root, lms, pattern)
     failed: dict[str, str] = {}
     if jobs == 1 and not scheduler:
         nbgrader(root, "autograde", assignment, "--force", "--log-level=WARN")
@@ -85,10 +73,10 @@ def grade(assignment: str, folder: Path, root: Path | None = None, jobs: int = 1
     for r in sorted(rows, key=lambda r: r["student_id"]):
         note = f"   NOT GRADED: {failed[r['student_id']][:300]}" if r["student_id"] in failed else ""
         print(f"{r['student_id'].ljust(width)}  {float(r['score']):g} / {float(r['max_score']):g}  "
-              f"(from {students[r['student_id']].name}){note}")
+              f"(from {', '.join(students[r['student_id']].entries)}){note}")
     missing = sorted(set(failed) - {r["student_id"] for r in rows})
     for sid in missing:
-        print(f"{sid.ljust(width)}  NOT GRADED (from {students[sid].name}): {failed[sid][:300]}")
+        print(f"{sid.ljust(width)}  NOT GRADED (from {', '.join(students[sid].entries)}): {failed[sid][:300]}")
     print(f"feedback: {root / 'feedback'}/<student>/{assignment}/   grades: {root / 'grades.csv'}")
     warning = data_warning(root, assignment)
     if warning:
@@ -112,7 +100,12 @@ def data_warning(root: Path, assignment: str) -> str | None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("assignment")
-    parser.add_argument("folder", type=Path)
+    parser.add_argument("folder", type=Path, help="the LMS download: a folder or a .zip")
+    parser.add_argument("--lms", default="auto", choices=["auto", *PRESETS, "plain"],
+                        help="how the download names students (default: the first layout that reads every entry)")
+    parser.add_argument("--pattern", default=None,
+                        help="a regular expression for each entry's name instead, with a group (?P<student>...) "
+                             "and optionally (?P<file>...)")
     parser.add_argument("--root", type=Path, default=None, help="course directory (default: this repository)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="students graded at once on a local Dask cluster (default: the number of cores; "
@@ -120,7 +113,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--scheduler", default=None,
                         help="grade on a running Dask cluster instead, e.g. tcp://HOST:8786")
     args = parser.parse_args(argv)
-    grade(args.assignment, args.folder, args.root, jobs=args.jobs, scheduler=args.scheduler)
+    grade(args.assignment, args.folder, args.root, jobs=args.jobs, scheduler=args.scheduler, lms=args.lms,
+          pattern=args.pattern)
     return 0
 
 

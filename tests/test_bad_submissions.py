@@ -121,7 +121,7 @@ def test_models_trained_in_fast_mode_are_held_to_the_full_targets(name, round_tr
 
 FULL_CASES = ["exception", "syntax_error", "infinite_loop", "deleted_test", "two_deleted_tests", "deleted_setup",
               "moved_test", "deleted_solution", "edited_test",
-              "duplicated_cell", "type_changed", "warnings", "huge_output", "copy_of_filters"]
+              "duplicated_cell", "type_changed", "warnings", "huge_output", "ana_filtersen_88"]
 
 
 @pytest.mark.xdist_group(f"roundtrip-{FULL_SUITE}")
