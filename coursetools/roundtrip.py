@@ -7,9 +7,7 @@ same batch), and render feedback. Every broken invariant becomes a line in ``Rou
 """
 from __future__ import annotations
 
-import html
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 import nbformat
+
+from .grading.feedback import html_text
 
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 REFERENCE, BLANK = "reference", "blank"
@@ -128,10 +128,6 @@ def leaks(release_nb, source_nb) -> list[str]:
             found.append(f"cell {i} has outputs")
         found += [f"cell {i} leaks {line[:60]!r}" for line in secret if line in cell.source]
     return found
-
-
-def _html_text(path: Path) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
 
 
 def _same_tree(a: Path, b: Path) -> list[str]:
@@ -315,7 +311,7 @@ def run_round_trip(name: str, workdir: Path, repo: Path | None = None,
         if len(pages) != len(sources):
             rt.feedback_problems.append(f"{len(pages)} feedback page(s) for {student}, expected {len(sources)}")
         for page in pages:
-            text = _html_text(page)
+            text = html_text(page.read_text(encoding="utf-8"))
             rt.feedback_problems += [f"feedback for {student} shows hidden test line {line[:60]!r}"
                                      for line in hidden if line in text]
     rt.seconds = time.perf_counter() - start
