@@ -10,6 +10,7 @@ from .data import (Batches, Dataset, DataUnavailableError, available_datasets, l
                    load_fashion_mnist, load_mnist, sample_image)
 from .plotting import confusion_matrix, image_grid, kernel_grid, training_curves
 from .report import measured
+from .submission import submission_zip
 from .training import History, accuracy, count_parameters, evaluate, train
 
 
@@ -27,7 +28,7 @@ __all__ = [
     "fast_mode", "get_device", "grading", "pick", "seed_everything", "setup",
     "Batches", "Dataset", "DataUnavailableError", "available_datasets", "load_cifar10",
     "load_fashion_mnist", "load_mnist", "sample_image",
-    "self_check", "measured",
+    "self_check", "measured", "submission_zip",
     "confusion_matrix", "image_grid", "kernel_grid", "training_curves",
     "History", "accuracy", "count_parameters", "evaluate", "train",
 ]
