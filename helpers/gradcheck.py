@@ -1,5 +1,7 @@
 """Gradient checks for hand-written backward passes: relative error, finite differences, and
 an assertion that names the usual mistake (a flipped or transposed kernel, a missing term).
+Not ``torch.autograd.gradcheck``: the functions checked here are NumPy code, and a student needs
+the message that says which mistake the error looks like, not only that the gradients differ.
 
 Import in a notebook as ``from helpers.gradcheck import rel_error, numerical_gradient, check_gradient``.
 Work in float64: centred differences with ``h = 1e-5`` are then accurate to about 1e-10, so a
