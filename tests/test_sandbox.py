@@ -214,6 +214,13 @@ def test_kernel_environment_keeps_out_the_graders_secrets():
     assert kernel_environment({})["COURSE_FAST"] == "1"
 
 
+def test_grading_kernels_see_the_same_warnings_whoever_starts_nbgrader():
+    """A CI runner's PYTHONWARNINGS=ignore (or -W) would hide a warning that costs points on an
+    instructor's machine: the kernel's environment does not depend on it."""
+    quiet = kernel_environment({"PYTHONWARNINGS": "ignore", "PYTHONDEVMODE": "1", "LANG": "C.UTF-8"})
+    assert quiet == kernel_environment({"LANG": "C.UTF-8"})
+
+
 def test_scrub_removes_lines_that_reproduce_hidden_tests():
     hidden = {'assert secret_answer(3) == 42, "nope"', ")"}
     text = "ok line\n    assert   secret_answer(3) == 42, \"nope\"  # printed\n)\n"
