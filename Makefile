@@ -54,7 +54,7 @@ release: $(STAMP) sandbox
 # thread pool on top, oversubscribe the CPU and make training 20-30x slower.
 test: $(STAMP) sandbox
 	$(PY) -m coursetools.fetch_data
-	OMP_NUM_THREADS=1 COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadgroup --ignore=tests/e2e tests
+	OMP_NUM_THREADS=1 COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadgroup --durations=25 --ignore=tests/e2e tests
 	OMP_NUM_THREADS=1 COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --durations=0 --nbval-lax notebooks
 	$(MAKE) e2e
 

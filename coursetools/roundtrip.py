@@ -251,11 +251,13 @@ ExtraStudents = Callable[[Path, Path], list[str]]
 
 
 def run_round_trip(name: str, workdir: Path, repo: Path | None = None,
-                   extra: ExtraStudents | None = None) -> RoundTrip:
+                   extra: ExtraStudents | None = None, cell_timeout: int | None = None) -> RoundTrip:
     """Prove one assignment in a scratch course directory ``workdir`` (created, then kept).
 
     Every cell of the reference must run without an error (not only the graded ones), so this
-    also proves what executing the source notebook would.
+    also proves what executing the source notebook would. ``cell_timeout`` (seconds) replaces
+    the configured cell time limit for this batch (an infinite loop among the bad submissions
+    then costs that long, not the instructor's two minutes).
     """
     repo = repo or repo_root()
     start = time.perf_counter()
@@ -286,15 +288,15 @@ def run_round_trip(name: str, workdir: Path, repo: Path | None = None,
         shutil.copytree(full_models or fast_models, workdir / "submitted" / REFERENCE / name / "artifacts")
         rt.reference_models = "full mode" if full_models else "FAST (fallback)"
     others = extra(released, workdir) if extra else []
+    autograde = ["autograde", name, "--force", "--log-level=WARN",
+                 *([f"--Execute.timeout={cell_timeout}"] if cell_timeout else [])]
     if fallback:
         # No current full-mode models (make full): the reference alone is graded with fast-mode models
         # against the fast-mode targets, by the grader's CI switch; every other student without it.
-        nbgrader(workdir, "autograde", name, "--force", "--log-level=WARN",
-                 f"--CourseDirectory.student_id_exclude={REFERENCE}")
-        nbgrader(workdir, "autograde", name, "--force", "--log-level=WARN", f"--student={REFERENCE}",
-                 extra_env={FAST_MODELS_ENV: "1"})
+        nbgrader(workdir, *autograde, f"--CourseDirectory.student_id_exclude={REFERENCE}")
+        nbgrader(workdir, *autograde, f"--student={REFERENCE}", extra_env={FAST_MODELS_ENV: "1"})
     else:
-        nbgrader(workdir, "autograde", name, "--force", "--log-level=WARN")
+        nbgrader(workdir, *autograde)
     scores, rt.manual_points = _scores(workdir, name, (REFERENCE, BLANK, *others))
     rt.extra_scores = {s: {g: (m, a or 0.0) for g, (m, a) in scores[s].items()} for s in others}
     for nb_name in sources:
