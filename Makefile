@@ -19,24 +19,24 @@ export COURSE_DATA_PATH ?= $(wildcard $(CURDIR)/../shared/data)
 export MPLBACKEND ?= Agg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv sandbox release test e2e lab full bench bench-sandbox bench-grading bench-designs sync clean
+.PHONY: venv venv-base sandbox release test e2e lab full bench bench-sandbox bench-grading bench-designs sync clean
 venv: $(STAMP)
 
 # Autograding runs every submission in a bubblewrap sandbox and refuses to grade without one.
 # Installed with apt-get where this user may (root, or sudo without a password); otherwise the
 # message says what to install.
 sandbox:
-	@command -v bwrap >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then s=""; elif sudo -n true 2>/dev/null; then s="sudo"; else s="none"; fi; \
-	  if [ "$$s" != none ] && command -v apt-get >/dev/null; then \
-	    $$s apt-get install -y -q bubblewrap >/dev/null || { $$s apt-get update -q && $$s apt-get install -y -q bubblewrap >/dev/null; }; \
-	  else echo "Grading needs bubblewrap (the sandbox): sudo apt-get install bubblewrap (Fedora: sudo dnf install bubblewrap)"; exit 1; fi; }
+	@command -v bwrap >/dev/null || bash -c 'source .ci/packages.sh && apt_install bubblewrap' || { \
+	  echo "Grading needs bubblewrap (the sandbox): sudo apt-get install bubblewrap (Fedora: sudo dnf install bubblewrap)"; exit 1; }
 
-$(STAMP): requirements.txt pyproject.toml
-	@# A venv without pip (python3 -m venv fails half-way without Debian's python3-venv) is made again.
+# A venv without pip (python3 -m venv fails half-way without Debian's python3-venv) is made again.
+venv-base:
 	@$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV) \
 	  && $(PY) -m pip --version >/dev/null 2>&1; } || { rm -rf $(VENV); \
 	  echo "Could not create a virtual environment with pip in $(VENV): install python3-venv (Debian/Ubuntu: sudo apt-get install python3-venv) and run make again"; exit 1; }
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(MAKE) --no-print-directory venv-base
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
