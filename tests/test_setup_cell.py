@@ -71,3 +71,30 @@ def test_colab_requirements_never_reinstall_torch():
     lines = [l.split("#")[0].strip() for l in (ROOT / "requirements-colab.txt").read_text().splitlines()]
     names = {l.split(">")[0].split("=")[0].split("<")[0].strip().lower() for l in lines if l}
     assert names and not names & {"torch", "torchvision", "numpy", "matplotlib"}
+
+
+def test_the_readme_student_table_is_generated_from_the_notebooks():
+    from coursetools.setup_cell import TABLE_BEGIN, TABLE_END, student_table
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index(TABLE_BEGIN) + len(TABLE_BEGIN):readme.index(TABLE_END)].strip()
+    assert table == student_table(ROOT), "README's student table is stale: run `make sync`"
+    assert table.count("colab-badge") == len([p for p in NOTEBOOKS if "release" not in p.parts])
+
+
+def test_make_sync_rewrites_a_stale_table(tmp_path):
+    from coursetools.setup_cell import student_table, sync_readme
+
+    for sub in ("source/01_filters", "notebooks"):
+        (tmp_path / sub).mkdir(parents=True)
+    shutil.copy2(ROOT / "source/01_filters/filters.ipynb", tmp_path / "source/01_filters/filters.ipynb")
+    nb = nbformat.read(ROOT / "notebooks/filter_playground.ipynb", as_version=4)
+    nb.metadata.course["summary"] = "a new summary"
+    nbformat.write(nb, tmp_path / "notebooks/filter_playground.ipynb")
+    readme = (ROOT / "README.md").read_text()
+    (tmp_path / "README.md").write_text(readme)
+    assert sync_readme(tmp_path) and not sync_readme(tmp_path)
+    text = (tmp_path / "README.md").read_text()
+    assert "| filter playground | a new summary |" in text and "02 CNN arithmetic" not in text
+    assert text.startswith(readme[:readme.index("<!-- student table")]), "the rest of the README is kept"
+    assert student_table(tmp_path).count("\n") == 3
