@@ -1,5 +1,6 @@
 # The course's commands. Each target sets up the virtual environment first if needed.
-# make release  regenerate release/ from source/ and prove it by autograding (the main job)
+# make release  regenerate release/ from source/ and prove it by autograding (the main job);
+#               make release VERSION=2027-spring  pins the release to that git tag (see README)
 # make test     unit tests of helpers, the nbgrader round trip, nbval over the companions, browser tests
 # make e2e      only the browser tests (JupyterLab in headless Chromium; skipped if no Chromium)
 # make lab      JupyterLab on the course (students and instructors)
@@ -43,7 +44,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 release: $(STAMP) sandbox
-	COURSE_FAST=1 $(PY) -m coursetools.release
+	COURSE_FAST=1 $(PY) -m coursetools.release $(if $(VERSION),--version $(VERSION))
 
 # Unit and round-trip tests run on two workers. The round trip runs every source notebook (each
 # training notebook in fast mode as a student would, to make the reference's models, then every

@@ -48,9 +48,15 @@ def notebook_path(root: Path, name: str) -> Path:
 
 def notebook_hash(path: Path) -> str:
     """A hash of what a notebook runs: the source of its code cells, in order. Prose (the header's
-    times, reference answers quoting this run) may change without a new run."""
+    times, reference answers quoting this run) may change without a new run. The canonical setup
+    cell counts as one placeholder: like ``helpers``, it is the course's, the same in every notebook
+    and tested on its own (tests/test_setup_cell.py), so a change to its Colab branch or its pinned
+    version does not call for nine full runs. A notebook whose setup cell differs is hashed as it is."""
+    from .setup_cell import SETUP_CELL, unpinned
+
     nb = nbformat.read(path, as_version=4)
-    cells = [c.source for c in nb.cells if c.cell_type == "code"]
+    cells = ["<canonical setup cell>" if unpinned(c.source) == SETUP_CELL else c.source
+             for c in nb.cells if c.cell_type == "code"]
     return hashlib.sha256(json.dumps(cells).encode()).hexdigest()[:16]
 
 

@@ -1,26 +1,30 @@
 """`make release`: regenerate release/ from source/, then prove every assignment by a round trip.
 
-Usage: python -m coursetools.release [ASSIGNMENT ...]
+Usage: python -m coursetools.release [ASSIGNMENT ...] [--version TAG | --unpin]
 Prints one table (assignment, points, reference score, blank score, seconds) and exits
 non-zero if any invariant breaks, or if the regenerated release differs from what git has
 committed (the files are named: review them with `git diff release/` and commit them).
 """
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from .roundtrip import assignments, generate_release, repo_root, run_round_trip, table
+import nbformat
+
+from .roundtrip import VERSION_FILE, assignments, generate_release, release_version, repo_root, run_round_trip, table
+from .setup_cell import SETUP_CELL, pin
 
 
 def uncommitted(root: Path, names: list[str]) -> list[str] | None:
-    """Files under release/NAME that differ from git's last commit (changed, new or deleted).
+    """Files under release/NAME, and release/VERSION, that differ from git's last commit (changed, new or deleted).
 
     None when ``root`` is not a git checkout (or git is missing): then nothing can be compared.
     """
-    paths = [f"release/{n}" for n in names]
+    paths = [f"release/{n}" for n in names] + [str(VERSION_FILE)]
     try:
         proc = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", *paths],
                               cwd=root, capture_output=True, text=True)
@@ -32,8 +36,24 @@ def uncommitted(root: Path, names: list[str]) -> list[str] | None:
 
 
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description="regenerate release/ from source/ and prove it")
+    parser.add_argument("assignments", nargs="*")
+    parser.add_argument("--version", default=None,
+                        help="pin the release to this git tag (e.g. 2027-spring): Colab clones that tag and the "
+                             "badges open it; kept in release/VERSION until --unpin")
+    parser.add_argument("--unpin", action="store_true", help="follow main again")
+    args = parser.parse_args(argv)
     root = repo_root()
-    names = argv or assignments(root)
+    if args.version:
+        pin(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(""), nbformat.v4.new_code_cell(SETUP_CELL)]),
+            Path("source/x/x.ipynb"), args.version)  # refuses a name git cannot tag before anything is written
+        (root / VERSION_FILE).write_text(args.version + "\n")
+    elif args.unpin:
+        (root / VERSION_FILE).unlink(missing_ok=True)
+    version = release_version(root)
+    print(f"release pinned to {version}: tag the commit with `git tag {version}` and push the tag"
+          if version else "release follows main (make release VERSION=<tag> pins a term's release)")
+    names = args.assignments or assignments(root)
     if not names:
         print("no assignments under source/")
         return 1

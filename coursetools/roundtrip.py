@@ -50,9 +50,27 @@ def nbgrader(root: Path, *args: str, fast: bool = True, extra_env: dict[str, str
     return proc
 
 
+VERSION_FILE = Path("release") / "VERSION"   # the term's release tag, when it is pinned (make release VERSION=...)
+
+
+def release_version(root: Path) -> str:
+    """The course version the release is pinned to ("" when it follows main)."""
+    path = root / VERSION_FILE
+    return path.read_text().strip() if path.is_file() else ""
+
+
 def generate_release(root: Path, name: str) -> Path:
-    """``nbgrader generate_assignment`` for one assignment inside course directory ``root``."""
+    """``nbgrader generate_assignment`` for one assignment inside course directory ``root``, pinned to
+    the version in ``release/VERSION`` when there is one (see :func:`coursetools.setup_cell.pin`)."""
     nbgrader(root, "generate_assignment", name, "--force", "--log-level=WARN")
+    version = release_version(root)
+    if version:
+        from .setup_cell import pin
+
+        for path in sorted((root / "release" / name).glob("*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            pin(nb, Path("source") / name / path.name, version)
+            nbformat.write(nb, path)
     return root / "release" / name
 
 
@@ -66,6 +84,9 @@ def scratch_course(root: Path, name: str, repo: Path | None = None) -> Path:
     shutil.copy2(repo / "nbgrader_config.py", root / "nbgrader_config.py")
     shutil.copytree(repo / "source" / name, root / "source" / name,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "artifacts"))
+    if release_version(repo):
+        (root / VERSION_FILE).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo / VERSION_FILE, root / VERSION_FILE)
     return generate_release(root, name)
 
 

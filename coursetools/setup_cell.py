@@ -6,6 +6,7 @@ each notebook's ``metadata.course`` (title, summary); tests check that both are 
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import os, subprocess, sys
 from pathlib import Path
 
 COURSE_REPO = os.environ.get("COURSE_REPO", "{REPO_URL}")
+COURSE_VERSION = ""  # the course release (a git tag) this notebook belongs to; "" follows main
 try:
     import google.colab  # noqa: F401  (importable only inside Colab)
     IN_COLAB = True
@@ -31,7 +33,8 @@ except ImportError:
 if IN_COLAB:
     COURSE_DIR = Path(os.environ.get("COURSE_DIR", "/content/cnn-course"))
     if not (COURSE_DIR / "helpers").is_dir():
-        subprocess.run(["git", "clone", "--quiet", "--depth", "1", COURSE_REPO, str(COURSE_DIR)], check=True)
+        pinned = ["--branch", COURSE_VERSION] if COURSE_VERSION else []
+        subprocess.run(["git", "clone", "--quiet", "--depth", "1", *pinned, COURSE_REPO, str(COURSE_DIR)], check=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r",
                     str(COURSE_DIR / "requirements-colab.txt")], check=True)
 elif os.environ.get("COURSE_SANDBOX"):  # graded: the course's helpers, never a copy handed in with the notebook
@@ -49,11 +52,31 @@ except ImportError as err:
 DEVICE = helpers.setup()'''
 
 
-def colab_badge(path: str) -> str:
-    """Markdown for an "Open in Colab" badge for a notebook at ``path`` in the repository."""
+VERSION_LINE = 'COURSE_VERSION = ""'
+
+
+def colab_badge(path: str, version: str = "") -> str:
+    """Markdown for an "Open in Colab" badge for a notebook at ``path`` in the repository (at tag ``version``)."""
     gh = REPO_URL.removeprefix("https://github.com/")
     return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-            f"(https://colab.research.google.com/github/{gh}/blob/main/{path})")
+            f"(https://colab.research.google.com/github/{gh}/blob/{version or 'main'}/{path})")
+
+
+def pin(nb: nbformat.NotebookNode, path: Path, version: str) -> None:
+    """Stamp a release notebook (whose source is at ``path``, e.g. source/01_filters/filters.ipynb) with the course version ``version`` (a git tag): its setup cell clones
+    that tag in Colab and its badge opens the notebook at that tag, whatever ``main`` becomes."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", version):
+        raise ValueError(f"{version!r} is not a usable git tag (letters, digits, '.', '_', '-')")
+    cell = setup_cell(nb)
+    cell.source = cell.source.replace(VERSION_LINE, f'COURSE_VERSION = "{version}"', 1)
+    first, badge = nb.cells[0], colab_badge(badge_path(path))
+    if first.cell_type == "markdown" and first.source.startswith(badge):
+        first.source = colab_badge(badge_path(path), version) + first.source[len(badge):]
+
+
+def unpinned(source: str) -> str:
+    """A setup cell's source with any stamped version taken out again."""
+    return re.sub(r'^COURSE_VERSION = "[^"\n]*"', VERSION_LINE, source, count=1, flags=re.M)
 
 
 def badge_path(path: Path) -> str:

@@ -72,3 +72,33 @@ def test_outside_git_it_says_nothing_could_be_compared(course, capsys):
     assert release.uncommitted(root, ["01_x"]) is None
     assert release.main([]) == 0
     assert "not a git checkout" in capsys.readouterr().out
+
+
+def test_a_pinned_release_is_regenerated_pinned(tmp_path):
+    """release/VERSION pins every regenerated notebook, in the repository and in a round trip's scratch copy."""
+    import shutil
+
+    import nbformat
+
+    from coursetools.roundtrip import VERSION_FILE, repo_root, scratch_course
+
+    repo = tmp_path / "repo"
+    (repo / "release").mkdir(parents=True)
+    shutil.copy2(repo_root() / "nbgrader_config.py", repo)
+    shutil.copytree(repo_root() / "source" / "01_filters", repo / "source" / "01_filters")
+    (repo / VERSION_FILE).write_text("2027-spring\n")
+    nb = nbformat.read(scratch_course(tmp_path / "scratch", "01_filters", repo) / "filters.ipynb", as_version=4)
+    setup = next(c for c in nb.cells if c.cell_type == "code")
+    assert 'COURSE_VERSION = "2027-spring"' in setup.source
+    assert "/blob/2027-spring/release/01_filters/filters.ipynb" in nb.cells[0].source
+
+
+def test_version_flags_write_and_remove_the_pin(course, capsys):
+    root, _ = course
+    assert release.main(["--version", "2027-spring"]) == 1, "release/VERSION is new: not committed yet"
+    assert (root / "release" / "VERSION").read_text() == "2027-spring\n"
+    assert "git tag 2027-spring" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="git tag"):
+        release.main(["--version", "bad tag"])
+    release.main(["--unpin"])
+    assert not (root / "release" / "VERSION").exists()
