@@ -100,7 +100,10 @@ def test_cifar_missing_is_an_error_unless_random_is_allowed(no_data, capsys, mon
     monkeypatch.setenv("COURSE_FAST", "1")
     ds = data.load_cifar10(allow_random=True)
     assert "RANDOM" in capsys.readouterr().out
-    assert ds.x_train.shape[1:] == (3, 32, 32) and "random" in ds.source
+    assert ds.x_train.shape == (data.FAST_TRAIN, 3, 32, 32) and "random" in ds.source
+    monkeypatch.setenv("COURSE_FAST", "0")
+    full = data.load_cifar10(allow_random=True)
+    assert full.x_train.shape == (50000, 3, 32, 32) and full.x_test.shape == (10000, 3, 32, 32)
 
 
 def test_processes_that_start_together_download_once(no_data, monkeypatch):
