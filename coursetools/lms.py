@@ -80,21 +80,22 @@ def _file_name(name: str) -> str:
     return re.sub(r"(?:-\d{1,2}| \(\d{1,2}\))$", "", p.stem) + p.suffix
 
 
-def read_entry(name: str, preset: str, pattern: str | None, notebook_stem: str) -> tuple[str, str | None, str] | None:
-    """(student id, the file's own name or None for a folder's, attempt) from one entry's name, or None."""
+def read_entry(name: str, preset: str, pattern: str | None,
+               notebook_stem: str) -> tuple[str, str | None, str, str] | None:
+    """(student id, the file's own name or None for a folder's, attempt, the student's part of the
+    name as written) from one entry's name, or None. The last tells two students whose ids collide
+    from one student's several files."""
     if preset == "plain":
         stem = Path(name).stem if Path(name).suffix else name
         sid = _copy_noise(stem, notebook_stem) if Path(name).suffix else slug(name)
-        return (sid, None, "") if sid else None
+        return (sid, None, "", name) if sid else None
     m = re.match(pattern or PRESETS[preset], name, re.IGNORECASE)
     if not m:
         return None
     groups = m.groupdict()
-    if pattern:
-        sid = slug(groups.get("student") or "")
-    else:
-        sid = slug("_".join(v for v in (groups.get("name"), groups.get("id")) if v))
-    return (sid, groups.get("file") or None, groups.get("attempt") or "") if sid else None
+    raw = groups.get("student") or "" if pattern else "_".join(v for v in (groups.get("name"), groups.get("id")) if v)
+    sid = slug(raw)
+    return (sid, groups.get("file") or None, groups.get("attempt") or "", raw) if sid else None
 
 
 def _entries(folder: Path) -> list[Path]:
@@ -160,8 +161,8 @@ def collect_submissions(download: Path, notebook_stem: str, preset: str = "auto"
         if read is None:
             unreadable.append(entry.name)
             continue
-        sid, own_name, attempt = read
-        owners.setdefault(sid, set()).add(_raw_owner(entry.name, preset, pattern))
+        sid, own_name, attempt, raw = read
+        owners.setdefault(sid, set()).add(raw)
         sub = subs.setdefault(sid, Submission(sid))
         if attempt and attempt != sub.attempt:  # Blackboard: keep each student's latest attempt only
             if attempt < sub.attempt:
@@ -186,15 +187,6 @@ def collect_submissions(download: Path, notebook_stem: str, preset: str = "auto"
         _unpack_zips(sub, scratch / "unzipped" / sub.student)
         _route(sub)
     return subs
-
-
-def _raw_owner(name: str, preset: str, pattern: str | None) -> str:
-    """The part of an entry's name that names its student, as written (to tell collisions from one student's files)."""
-    if preset == "plain":
-        return name
-    m = re.match(pattern or PRESETS[preset], name, re.IGNORECASE)
-    g = m.groupdict()
-    return g.get("student") or "_".join(v for v in (g.get("name"), g.get("id")) if v)
 
 
 def _unpack_zips(sub: Submission, dest: Path) -> None:
