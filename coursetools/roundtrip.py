@@ -19,6 +19,7 @@ from typing import Callable
 import nbformat
 
 from .grading.feedback import html_text
+from .stated_answers import stated_answers
 
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 REFERENCE, BLANK = "reference", "blank"
@@ -139,9 +140,15 @@ def fill_in(release_nb, source_nb):
     return nb
 
 
+def blocks(nb, begin: str, end: str) -> list[str]:
+    """The text between ``begin`` and ``end`` markers, one string per cell that has them."""
+    return ["\n".join(_between(c.source, begin, end)) for c in nb.cells if begin in c.source]
+
+
 def leaks(release_nb, source_nb) -> list[str]:
-    """Markers, outputs or reference-solution lines left in a release notebook."""
-    found = []
+    """Markers, outputs, reference-solution or hidden-test lines left in a release notebook, and
+    the hidden tests' expected numbers stated anywhere in it (:mod:`coursetools.stated_answers`)."""
+    found = stated_answers(release_nb, blocks(source_nb, *MARKERS[2:]), blocks(source_nb, *MARKERS[:2]))
     secret = solution_lines(source_nb) | hidden_test_lines(source_nb)
     for i, cell in enumerate(release_nb.cells):
         found += [f"cell {i} contains {m!r}" for m in MARKERS if m in cell.source]

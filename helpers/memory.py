@@ -31,7 +31,16 @@ from torch import nn
 MB = 10**6
 MiB = 2**20
 GiB = 2**30
-T4_BUDGET = 15 * GiB  # what a Colab T4 (16 GB nominal) leaves to PyTorch, roughly
+# A Colab T4 is sold as 16 GB; PyTorch reports 14.75 GiB in total ("GPU 0; 14.75 GiB total
+# capacity" in its out-of-memory messages), and the CUDA context takes its share before any tensor:
+# recent out-of-memory reports on T4s put the memory of the process outside PyTorch's allocator at
+# 0.11-0.13 GiB (CUDA's lazy loading keeps the context small). The simulated budget is what is left.
+T4_TOTAL = round(14.75 * GiB)
+T4_CONTEXT = round(0.13 * GiB)
+T4_BUDGET = T4_TOTAL - T4_CONTEXT
+# Elements of one tensor beyond which CUDA kernels that index with 32-bit integers (cuDNN's among
+# them) fail with errors other than out-of-memory, on GPUs large enough to hold such a tensor.
+INT32_ELEMENTS = 2**31 - 1
 
 COLAB_GPU_STEPS = (
     "No CUDA GPU here, so the GPU cells take their CPU path (the byte counts are the same; only the\n"
@@ -102,12 +111,14 @@ class SavedTensorMeter:
     def __init__(self, exclude: Iterable[torch.Tensor] = ()):
         self._excluded = {storage_key(t) for t in exclude}
         self._seen: dict[tuple, int] = {}
+        self.largest = 0  # elements of the largest tensor saved
         self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
 
     def _pack(self, t: torch.Tensor) -> torch.Tensor:
         key = storage_key(t)
         if key not in self._excluded:
             self._seen.setdefault(key, t.untyped_storage().nbytes())
+            self.largest = max(self.largest, t.numel())
         return t
 
     @staticmethod
@@ -161,6 +172,7 @@ class MemoryReport:
     cuda_reserved: int | None = None    # torch.cuda.memory_reserved: the allocator's cache
     cuda_total: int | None = None       # the device's total memory
     cuda_other: int | None = None       # allocated before the step by tensors outside it
+    largest_tensor: int = 0             # elements of the largest tensor saved for backward
 
     @property
     def predicted_peak(self) -> int:
@@ -246,7 +258,8 @@ def account_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Te
     optimizer.step()
     report = MemoryReport(device=str(device), batch_size=len(x), parameters=parameter_bytes(model),
                           buffers=buffer_bytes(model), gradients=gradient_bytes(model),
-                          optimizer_state=optimizer_state_bytes(optimizer), activations=meter.bytes)
+                          optimizer_state=optimizer_state_bytes(optimizer), activations=meter.bytes,
+                          largest_tensor=meter.largest)
     if cuda:
         torch.cuda.synchronize(index)
         report.cuda_peak = torch.cuda.max_memory_allocated(index)
@@ -334,6 +347,16 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
 
 
+_CUDA_WORDS = ("cuda", "cudnn", "cublas", "cufft", "cusolver", "nccl", "device-side assert", "illegal memory access")
+
+
+def is_cuda_error(exc: BaseException) -> bool:
+    """True for an out-of-memory error or any error CUDA or one of its libraries raised (cuDNN, cuBLAS ...)."""
+    if is_out_of_memory(exc) or isinstance(exc, getattr(torch, "AcceleratorError", ())):
+        return True
+    return isinstance(exc, RuntimeError) and any(w in str(exc).lower() for w in _CUDA_WORDS)
+
+
 def release_memory() -> None:
     """Collect garbage and hand PyTorch's cached CUDA blocks back, e.g. after an out-of-memory error."""
     gc.collect()
@@ -341,25 +364,56 @@ def release_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def probe_batch_sizes(run: Callable[[int], object], batch_sizes: Sequence[int]) -> list[dict]:
-    """Call ``run(batch_size)`` for each size in turn until one runs out of memory.
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines() or [""]
+    return f"{type(exc).__name__}: {lines[0][:160]}"
 
-    An out-of-memory error is a result, not a crash: it is recorded as
-    ``{"batch_size": b, "fits": False, "error": "..."}`` and the search stops; a size that
-    worked is ``{"batch_size": b, "fits": True, "result": run(b)}``. Other errors propagate.
-    Memory is released after every call.
+
+def probe_batch_sizes(run: Callable[[int], object], batch_sizes: Sequence[int], *,
+                      predict: Callable[[int], "MemoryReport"] | None = None, budget: int | None = None,
+                      max_elements: int = INT32_ELEMENTS, seconds: float | None = None,
+                      clock: Callable[[], float] = time.perf_counter) -> list[dict]:
+    """Call ``run(batch_size)`` for each size in turn until one does not fit.
+
+    Each row is ``{"batch_size": b, "fits": True, "result": run(b)}`` for a size that worked and
+    ``{"batch_size": b, "fits": False, "error": why}`` for the first that did not; the search
+    stops there. A size does not fit when
+
+    - ``predict(b)`` (a :class:`MemoryReport` made without running anything, on the meta device)
+      says its peak exceeds ``budget`` bytes (on a GPU: the memory free when the probe starts),
+      or that its largest tensor has more than ``max_elements`` elements (32-bit indexing): then
+      ``run(b)`` is not called at all;
+    - ``run(b)`` runs out of memory, or fails with any other CUDA error (cuDNN, cuBLAS, an
+      invalid launch): a big enough GPU fails that way before its memory is full.
+
+    Other errors propagate: they are bugs in ``run``. ``seconds`` bounds the probe's time: once
+    spent, no further size is tried and the last row is ``{"batch_size": b, "fits": None,
+    "error": "not tried: ..."}``. Memory is released after every call.
     """
     results = []
+    start = clock()
     for bs in batch_sizes:
+        if seconds is not None and clock() - start >= seconds:
+            results.append({"batch_size": bs, "fits": None,
+                            "error": f"not tried: the probe's time limit of {seconds:g} s is spent"})
+            break
         error = None
-        try:
-            result = run(bs)
-        except Exception as exc:  # only out-of-memory errors are results; the rest propagate
-            if not is_out_of_memory(exc):
-                raise
-            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:160]}"
-            result = None
-        release_memory()
+        if predict is not None:
+            report = predict(bs)
+            if budget is not None and report.predicted_peak > budget:
+                error = (f"not run: predicted peak {report.predicted_peak / GiB:.2f} GiB > "
+                         f"budget {budget / GiB:.2f} GiB")
+            elif report.largest_tensor > max_elements:
+                error = (f"not run: its largest tensor would have {report.largest_tensor:,} elements, "
+                         f"more than 32-bit indexing allows ({max_elements:,})")
+        if error is None:
+            try:
+                result = run(bs)
+            except Exception as exc:  # out-of-memory and other CUDA errors are results; the rest propagate
+                if not is_cuda_error(exc):
+                    raise
+                error = _first_line(exc)
+            release_memory()
         if error is not None:
             results.append({"batch_size": bs, "fits": False, "error": error})
             break

@@ -129,6 +129,74 @@ def test_probe_records_out_of_memory_and_stops():
         memory.probe_batch_sizes(lambda bs: (_ for _ in ()).throw(ValueError("a bug")), [1])
 
 
+def _meta_resnet18_step(b):
+    import torchvision
+    with torch.device("meta"):
+        net = torchvision.models.resnet18(weights=None, num_classes=10)
+        x, y = torch.empty(b, 3, 32, 32), torch.zeros(b, dtype=torch.long)
+    return memory.account_step(net, torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9), x, y)
+
+
+class FakeGPU:
+    """A GPU with ``free`` bytes whose kernels fail like cuDNN's past 32-bit indexing: no CUDA needed."""
+
+    def __init__(self, free):
+        self.free, self.ran = free, []
+
+    def run(self, b):
+        self.ran.append(b)
+        report = _meta_resnet18_step(b)
+        if report.largest_tensor > 2**31 - 1:
+            raise RuntimeError("cuDNN error: CUDNN_STATUS_NOT_SUPPORTED. This error may appear if you passed in "
+                               "a non-contiguous input.")
+        if report.predicted_peak > self.free:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 9.00 GiB")
+        return report
+
+
+SIZES = [256 * 2**k for k in range(10)]  # 256 ... 131,072, as 07 probes
+
+
+def test_probe_on_a_large_gpu_stops_at_32_bit_indexing_without_running_it():
+    gpu = FakeGPU(free=139 * memory.GiB)  # an H200: memory would outlast 2^31 elements
+    rows = memory.probe_batch_sizes(gpu.run, SIZES, predict=_meta_resnet18_step, budget=gpu.free)
+    assert [r["fits"] for r in rows] == [True] * 9 + [False]
+    assert rows[-1]["batch_size"] == 131_072 and "32-bit" in rows[-1]["error"] and "not run" in rows[-1]["error"]
+    assert gpu.ran == SIZES[:9]  # the failing size was never launched
+    # Without the prediction, the same GPU's kernel error is a result, not a crash.
+    gpu = FakeGPU(free=139 * memory.GiB)
+    rows = memory.probe_batch_sizes(gpu.run, SIZES)
+    assert rows[-1]["fits"] is False and "CUDNN_STATUS_NOT_SUPPORTED" in rows[-1]["error"]
+
+
+def test_probe_is_bounded_by_free_memory_not_total():
+    total, used_by_others = 16 * memory.GiB, 12 * memory.GiB
+    gpu = FakeGPU(free=total - used_by_others)
+    rows = memory.probe_batch_sizes(gpu.run, SIZES, predict=_meta_resnet18_step, budget=gpu.free)
+    last = rows[-1]
+    assert last["fits"] is False and "budget 4.00 GiB" in last["error"] and last["batch_size"] not in gpu.ran
+    assert all(r["result"].predicted_peak <= gpu.free for r in rows[:-1])
+    # On the simulated T4 the budget is the real figure less the context, under 15 GiB.
+    assert 14.5 * memory.GiB < memory.T4_BUDGET < memory.T4_TOTAL < 15 * memory.GiB
+
+
+def test_probe_time_is_bounded_and_other_errors_propagate():
+    now = [0.0]
+
+    def slow(b):
+        now[0] += 40.0
+        return b
+
+    rows = memory.probe_batch_sizes(slow, [1, 2, 4, 8], seconds=100, clock=lambda: now[0])
+    assert [r["fits"] for r in rows] == [True, True, True, None] and "time limit of 100 s" in rows[-1]["error"]
+    with pytest.raises(ValueError):
+        memory.probe_batch_sizes(lambda b: (_ for _ in ()).throw(ValueError("a bug in run")), [1])
+    with pytest.raises(RuntimeError, match="shape"):
+        memory.probe_batch_sizes(lambda b: (_ for _ in ()).throw(RuntimeError("shape mismatch")), [1])
+    assert memory.is_cuda_error(RuntimeError("CUDA error: an illegal memory access was encountered"))
+    assert memory.is_cuda_error(RuntimeError("CUBLAS_STATUS_EXECUTION_FAILED when calling cublasSgemm"))
+
+
 def test_out_of_memory_is_recognised():
     assert memory.is_out_of_memory(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
     assert memory.is_out_of_memory(MemoryError())
