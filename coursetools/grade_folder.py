@@ -1,7 +1,7 @@
 """Grade an LMS download: each student's notebook (and saved models), any file names.
 
 Usage: python -m coursetools.grade_folder ASSIGNMENT DOWNLOAD [--lms auto|canvas|moodle|blackboard|plain]
-       [--pattern REGEX] [--root COURSE_DIR] [--jobs N | --scheduler ADDRESS]
+       [--pattern REGEX] [--root COURSE_DIR] [--jobs N | --scheduler ADDRESS] [--limit SECONDS]
 
 DOWNLOAD is a folder or a .zip as Canvas, Moodle or Blackboard export it (see
 :mod:`coursetools.lms`): a student's notebook becomes
@@ -47,11 +47,13 @@ def collect(assignment: str, download: Path, root: Path, lms: str = "auto",
 
 
 def grade(assignment: str, folder: Path, root: Path | None = None, jobs: int = 1,
-          scheduler: str | None = None, lms: str = "auto", pattern: str | None = None) -> list[dict[str, str]]:
+          scheduler: str | None = None, lms: str = "auto", pattern: str | None = None,
+          limit: float | None = None) -> list[dict[str, str]]:
     """Collect, autograde, write feedback and grades.csv; return the CSV rows of this assignment.
 
     ``jobs=1`` grades with one ``nbgrader autograde`` run, student after student; more jobs, or a
-    Dask ``scheduler`` address, grade students in parallel (:mod:`coursetools.parallel`).
+    Dask ``scheduler`` address, grade students in parallel (:mod:`coursetools.parallel`), each
+    within ``limit`` seconds (default ``parallel.DEFAULT_LIMIT``), retried once if it fails.
     """
     root = root or repo_root()
     generate_release(root, assignment)  # registers the assignment in the gradebook (release unchanged)
@@ -60,8 +62,9 @@ def grade(assignment: str, folder: Path, root: Path | None = None, jobs: int = 1
     if jobs == 1 and not scheduler:
         nbgrader(root, "autograde", assignment, "--force", "--log-level=WARN")
     else:
-        from .parallel import autograde
-        outcome = autograde(root, assignment, sorted(students), jobs=jobs, scheduler=scheduler)
+        from .parallel import DEFAULT_LIMIT, autograde
+        outcome = autograde(root, assignment, sorted(students), jobs=jobs, scheduler=scheduler,
+                            limit=limit or DEFAULT_LIMIT)
         failed = outcome.failed
         print(f"graded {len(outcome.graded)} of {len(students)} students; merging took "
               f"{outcome.merge_seconds / max(len(outcome.graded), 1):.2f} s per student")
@@ -112,9 +115,12 @@ def main(argv: list[str]) -> int:
                              "1: one nbgrader run, student after student)")
     parser.add_argument("--scheduler", default=None,
                         help="grade on a running Dask cluster instead, e.g. tcp://HOST:8786")
+    parser.add_argument("--limit", type=float, default=None,
+                        help="seconds one student's grading may take in parallel grading (default 1800); "
+                             "a student over it is stopped, tried once more, then reported")
     args = parser.parse_args(argv)
     grade(args.assignment, args.folder, args.root, jobs=args.jobs, scheduler=args.scheduler, lms=args.lms,
-          pattern=args.pattern)
+          pattern=args.pattern, limit=args.limit)
     return 0
 
 

@@ -5,8 +5,8 @@ untouched release, wrong answers, wrong answers with cheating, an attacker and a
 is not JSON). One copy is graded by the stock ``nbgrader autograde``; the other by
 ``coursetools.parallel`` on a 2-worker Dask cluster that the test starts and stops, reached by its
 scheduler's address as a cluster on other machines would be. Scores,
-``grades.csv`` and feedback must agree; the broken notebook is reported by name and does not
-stop the others.
+``grades.csv`` and feedback must agree; the broken notebook is tried twice, reported by name and
+does not stop the others. A job that runs past its time limit is stopped and says why.
 """
 from __future__ import annotations
 
@@ -87,6 +87,24 @@ def test_the_broken_notebook_is_reported_and_the_others_graded(graded):
           f"merging {outcome.merge_seconds / len(outcome.graded):.2f} s per student")
     assert sorted(outcome.graded) == GOOD
     assert list(outcome.failed) == ["broken"] and "not appear to be JSON" in outcome.failed["broken"]
+    # retried once: two jobs for the broken notebook, both reasons kept; one job for everyone else
+    assert outcome.attempts == {**{s: 1 for s in GOOD}, "broken": 2}
+    assert outcome.failed["broken"].count("not appear to be JSON") == 2
+
+
+def test_a_job_over_its_time_limit_is_stopped_with_a_message(tmp_path):
+    import psutil
+
+    released = scratch_course(tmp_path, NAME)
+    nb = nbformat.read(released / NB, as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell("import time\nwhile True:\n    time.sleep(1)"))
+    folder = tmp_path / "sleeper"
+    folder.mkdir()
+    nbformat.write(nb, folder / NB)
+    before = {c.pid for c in psutil.Process().children(recursive=True)}
+    with pytest.raises(parallel.GradingFailed, match="longer than its limit of 5 s"):
+        parallel.grade_job("sleeper", NAME, parallel.grading_inputs(tmp_path, NAME), parallel.files_of(folder), limit=5)
+    assert {c.pid for c in psutil.Process().children(recursive=True)} <= before  # its kernel is gone
 
 
 def test_scores_are_those_of_the_sequential_run(graded):
