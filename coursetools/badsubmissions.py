@@ -14,6 +14,8 @@ a new assignment by adding it to ``source/``.
   loop, deleted and edited cells (a deleted or moved locked cell is put back: full marks), a
   duplicated cell, a changed cell type, a "Copy of" file
   name collected from an LMS folder, warnings on stderr and huge output.
+* Assignments listed in :mod:`coursetools.alternatives`: other correct answers (full marks) and
+  plausible wrong ones (each loses its test cell, with a message that says what is wrong).
 """
 from __future__ import annotations
 
@@ -24,8 +26,9 @@ import nbformat
 
 import shutil
 
+from . import alternatives
 from .grade_folder import collect
-from .roundtrip import FAST_MODELS, fill_in, grade_id, uses_artifacts
+from .roundtrip import FAST_MODELS, REFERENCE, fill_in, grade_id, uses_artifacts
 
 FULL_SUITE = "01_filters"
 
@@ -168,12 +171,15 @@ class BadSubmissions:
             students["fast_models"] = (fill_in(release, source), {"fast": True})  # models trained in fast mode
         if name == FULL_SUITE:
             students.update(damaged(release, source))
+        students.update(alternatives.students(fill_in(release, source), name))
         for student, (nb, expect) in students.items():
             dest = root / "submitted" / student / name
             dest.mkdir(parents=True)
             nbformat.write(nb, dest / nb_name)
             if expect.get("fast"):
                 shutil.copytree(root / FAST_MODELS / name, dest / "artifacts")
+            if expect.get("as_reference") and (root / "submitted" / REFERENCE / name / "artifacts").is_dir():
+                shutil.copytree(root / "submitted" / REFERENCE / name / "artifacts", dest / "artifacts")
             if expect.get("corrupt"):
                 (dest / "artifacts").mkdir()
                 for token in artifact_names(source):
@@ -187,6 +193,11 @@ class BadSubmissions:
             for sid in collect(name, lms, root):
                 self.expectations[sid] = {"all_full": True}
         return list(self.expectations)
+
+    @property
+    def as_reference(self) -> list[str]:
+        """Students the round trip grades as it grades the reference (models and targets alike)."""
+        return [s for s, e in self.expectations.items() if e.get("as_reference")]
 
 
 def artifact_names(source_nb) -> set[str]:

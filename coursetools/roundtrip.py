@@ -274,7 +274,8 @@ def train_fast(submission: Path, artifacts: Path) -> list[str]:
 
 
 # Adds students to the batch: called with (released folder, course directory), writes
-# submitted/<student>/<assignment>/ and returns the student ids it wrote.
+# submitted/<student>/<assignment>/ and returns the student ids it wrote. Those in its attribute
+# ``as_reference`` (if any) are graded as the reference is, against the same targets.
 ExtraStudents = Callable[[Path, Path], list[str]]
 
 
@@ -319,10 +320,13 @@ def run_round_trip(name: str, workdir: Path, repo: Path | None = None,
     autograde = ["autograde", name, "--force", "--log-level=WARN",
                  *([f"--Execute.timeout={cell_timeout}"] if cell_timeout else [])]
     if fallback:
-        # No current full-mode models (make full): the reference alone is graded with fast-mode models
-        # against the fast-mode targets, by the grader's CI switch; every other student without it.
-        nbgrader(workdir, *autograde, f"--CourseDirectory.student_id_exclude={REFERENCE}")
-        nbgrader(workdir, *autograde, f"--student={REFERENCE}", extra_env={FAST_MODELS_ENV: "1"})
+        # No current full-mode models (make full): the reference (and the extra students graded as
+        # it is: other correct answers) is graded with fast-mode models against the fast-mode
+        # targets, by the grader's CI switch; every other student without it.
+        like_reference = [REFERENCE, *getattr(extra, "as_reference", ())]
+        nbgrader(workdir, *autograde, f"--CourseDirectory.student_id_exclude={','.join(like_reference)}")
+        for student in like_reference:
+            nbgrader(workdir, *autograde, f"--student={student}", extra_env={FAST_MODELS_ENV: "1"})
     else:
         nbgrader(workdir, *autograde)
     scores, rt.manual_points = _scores(workdir, name, (REFERENCE, BLANK, *others))

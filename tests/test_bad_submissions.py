@@ -18,6 +18,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
+from coursetools import alternatives
 from coursetools.badsubmissions import FULL_SUITE, uses_artifacts
 from coursetools.roundtrip import assignments, repo_root
 
@@ -144,3 +145,42 @@ def test_damaged_submission_gets_the_expected_score(student, round_trips):
     if expect.get("small_output"):
         size = (root / "autograded" / student / FULL_SUITE / nb_name).stat().st_size
         assert size < 2_000_000, f"the graded notebook kept {size} bytes of output"
+
+
+ALTERNATIVES = sorted(set(alternatives.CORRECT) | set(alternatives.WRONG))
+
+
+@each(ALTERNATIVES)
+def test_other_correct_answers_score_full_marks(name, round_trips):
+    _, _, scores, expectations = batch(round_trips, name)
+    for student in [s for s in expectations if s.startswith("alternative_")]:
+        lost = {g: v for g, v in scores[student].items() if v[1] != v[0]}
+        print(f"{name} {student}: {sum(v[1] for v in scores[student].values()):g} of "
+              f"{sum(v[0] for v in scores[student].values()):g}")
+        assert not lost, f"{name}: a correct answer lost points ({student}): {lost}"
+
+
+@each([n for n in ALTERNATIVES if alternatives.WRONG.get(n)])
+def test_plausible_mistakes_lose_their_cell_with_a_helpful_message(name, round_trips):
+    root, nb_name, scores, expectations = batch(round_trips, name)
+    got = scores["plausible_wrong"]
+    mistakes = expectations["plausible_wrong"]["mistakes"]
+    failing = {m.fails for m in mistakes}
+    assert {g for g, v in got.items() if v[1] < v[0]} == failing, got
+    graded = nbformat.read(root / "autograded" / "plausible_wrong" / name / nb_name, as_version=4)
+    errors = {c.metadata["nbgrader"]["grade_id"]: " ".join(o.get("evalue", "") for o in c.get("outputs", []))
+              for c in graded.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+    for m in mistakes:
+        assert got[m.fails][1] == 0 and m.message in errors[m.fails], (m.why, errors[m.fails])
+
+
+def test_answers_replace_the_definitions_of_the_same_name():
+    src = "import numpy as np\n\n\ndef f():\n    return 1\n\n\nq = 2\nr = f() + q\n"
+    out = alternatives.replace_definitions(src, "def f():\n    return 10\nq = 20\n")
+    scope = {}
+    exec(out, scope)
+    assert scope["r"] == 30 and out.startswith("import numpy")
+    with pytest.raises(KeyError, match="none of"):
+        alternatives.replace_definitions(src, "def g():\n    pass\n")
+    groups = alternatives.rounds(alternatives.CORRECT["01_filters"])
+    assert all(len({a.cell for a in g}) == len(g) for g in groups) and sum(map(len, groups)) == 3

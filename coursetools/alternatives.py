@@ -1,0 +1,115 @@
+"""Other correct answers, and plausible wrong ones, graded beside the reference.
+
+A reference solution is one correct answer among many. For each exercise listed here, the
+round trip grades two more students of the assignment (see :class:`coursetools.badsubmissions.
+BadSubmissions`): ``alternative``, the reference with every listed correct answer put in place of
+the reference's own, which must score full marks; and ``plausible_wrong``, the reference with
+every listed mistake, which must lose exactly the listed test cells, each with its message.
+
+An answer is Python code whose top-level definitions (``def f``, ``name = ...``) replace the
+reference's definitions of the same names in the solution cell ``cell`` (its grade id).
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+import nbformat
+
+
+@dataclass(frozen=True)
+class Answer:
+    cell: str                 # grade id of the solution cell
+    code: str                 # definitions replacing the reference's of the same names
+    why: str                  # what it is: how it differs from the reference, or the mistake made
+    fails: str | None = None  # for a mistake: the test cell that must score 0 ...
+    message: str = ""         # ... and words its failure message must contain
+
+
+CORRECT: dict[str, list[Answer]] = {
+    "01_filters": [
+        Answer("edges", "def vertical_edge_kernel():\n    return np.array([[-1.0, 0.0, 1.0]] * 3) / 6\n",
+               "Prewitt / 6: normalised, so a unit step gives exactly 0.5"),
+        Answer("edges", "def vertical_edge_kernel():\n    return np.array([[1.0, -2.0, 1.0]] * 4)\n",
+               "a 4x3 second difference: flat and horizontal give 0, a vertical step +-4"),
+        Answer("sizes", "q_span = 64 - conv_output_size(64, 3, dilation=4) + 1\n"
+                        "q_same_padding = next(p for p in range(20) if conv_output_size(40, 7, padding=p, dilation=2) == 40)\n",
+               "both found with conv_output_size rather than the formula"),
+    ],
+    "02_cnn_arithmetic": [
+        Answer("zip_code", "q_zip_correct = round(0.9985 ** 5, 4)\n"
+                           "q_zip_errors_per_million = round(1e6 * (1 - 0.9985 ** 5))\n"
+                           "q_digit_needed = round(0.999 ** 0.2, 4)\n",
+               "rounded as the original homework asks: 4 decimal places, a whole number of letters"),
+    ],
+}
+
+WRONG: dict[str, list[Answer]] = {
+    "01_filters": [
+        Answer("edges", "def vertical_edge_kernel():\n    return np.array([[0.0, 1.0, 2.0]] * 5)\n",
+               "a ramp that does not sum to zero", fails="test_edges", message="on a flat image"),
+        Answer("sizes", "q_span = 3 * 4\n", "kernel size times dilation", fails="test_sizes", message="q_span"),
+    ],
+    "02_cnn_arithmetic": [
+        Answer("zip_code", "q_zip_errors_per_million = 1e6 * 5 * 0.0015\n",
+               "five times one digit's error rate", fails="test_zip_code", message="counts a code with two wrong digits twice"),
+    ],
+}
+
+
+def _names(node: ast.stmt) -> set[str]:
+    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, ast.Assign):
+        return {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return set()
+
+
+def replace_definitions(source: str, code: str) -> str:
+    """``source`` with each top-level definition of ``code`` in place of the one of the same name
+    (a definition that ``source`` lacks is an error: the answer would silently not be used)."""
+    lines = source.splitlines()
+    new = {name: node for node in ast.parse(code).body for name in _names(node)}
+    spans = {}
+    for node in ast.parse(source).body:
+        for name in _names(node) & set(new):
+            spans[name] = (node.lineno - 1 - len(getattr(node, "decorator_list", [])), node.end_lineno)
+    missing = set(new) - set(spans)
+    if missing:
+        raise KeyError(f"the cell defines none of {sorted(missing)}")
+    for name, (start, end) in sorted(spans.items(), key=lambda kv: -kv[1][0]):
+        lines[start:end] = ast.get_source_segment(code, new[name]).splitlines()
+    return "\n".join(lines)
+
+
+def rounds(answers: list[Answer]) -> list[list[Answer]]:
+    """The answers grouped so that no group has two for one cell: the k-th answer of every cell
+    goes to group k (each group is one graded student)."""
+    groups: list[list[Answer]] = []
+    seen: dict[str, int] = {}
+    for answer in answers:
+        k = seen.get(answer.cell, 0)
+        seen[answer.cell] = k + 1
+        if k == len(groups):
+            groups.append([])
+        groups[k].append(answer)
+    return groups
+
+
+def students(reference_nb, name: str) -> dict[str, tuple[object, dict]]:
+    """{student: (notebook, expectations)}: ``alternative_<k>`` (full marks) and ``plausible_wrong``,
+    graded as the reference is (with its models, against the same targets)."""
+    out = {f"alternative_{k}": (apply(reference_nb, group), {"all_full": True, "as_reference": True})
+           for k, group in enumerate(rounds(CORRECT.get(name, [])), 1)}
+    if WRONG.get(name):
+        out["plausible_wrong"] = (apply(reference_nb, WRONG[name]), {"mistakes": WRONG[name], "as_reference": True})
+    return out
+
+
+def apply(nb, answers: list[Answer]):
+    """A copy of ``nb`` (the reference filled in) with ``answers`` in their solution cells."""
+    nb = nbformat.from_dict(nb)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+    for answer in answers:
+        cells[answer.cell].source = replace_definitions(cells[answer.cell].source, answer.code)
+    return nb
