@@ -89,6 +89,20 @@ def _stop_kernels_after(seconds: float, before: set[int], stopped: threading.Eve
     return timer
 
 
+@contextlib.contextmanager
+def _environment_kept():
+    """Undo what nbgrader leaves in ``os.environ``: its ``setenv`` does not restore
+    ``NBGRADER_EXECUTION`` when execution raises (a stopped kernel), and a worker, or the process
+    that called :func:`grade_job`, would then believe it is grading."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        for key in set(os.environ) - set(saved):
+            del os.environ[key]
+        os.environ.update(saved)
+
+
 def grade_job(student: str, assignment: str, inputs: dict, submission: dict[str, bytes],
               limit: float | None = None) -> dict[str, object]:
     """Autograde one student in a scratch course; return {"autograded": files, "seconds", "log"}.
@@ -112,7 +126,8 @@ def grade_job(student: str, assignment: str, inputs: dict, submission: dict[str,
             (root / "gradebook.db").write_bytes(inputs["gradebook"])
             write_files(root / "source" / assignment, inputs["source"])
             write_files(root / "submitted" / student / assignment, submission)
-            result = _api(root).autograde(assignment, student)
+            with _environment_kept():
+                result = _api(root).autograde(assignment, student)
             if stopped.is_set():
                 raise GradingFailed(f"grading took longer than its limit of {limit:g} s and was stopped")
             graded = root / "autograded" / student / assignment

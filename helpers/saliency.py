@@ -13,7 +13,6 @@ from typing import Iterator, Mapping, Sequence
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from scipy.stats import rankdata
 
 from .plotting import new_figure
 
@@ -34,6 +33,8 @@ def rank_correlation(a, b) -> np.ndarray:
     if ra.shape != rb.shape:
         raise ValueError(f"maps of different shapes: {tuple(np.shape(a))} and {tuple(np.shape(b))}")
     out = np.empty(len(ra))
+    from scipy.stats import rankdata  # here, not at the top: importing scipy.stats costs every graded kernel 0.4 s
+
     for i, (x, y) in enumerate(zip(ra, rb)):
         x, y = rankdata(x), rankdata(y)
         x, y = x - x.mean(), y - y.mean()

@@ -11,6 +11,7 @@ does not stop the others. A job that runs past its time limit is stopped and say
 from __future__ import annotations
 
 import csv
+import os
 import re
 import shutil
 import subprocess
@@ -105,6 +106,7 @@ def test_a_job_over_its_time_limit_is_stopped_with_a_message(tmp_path):
     with pytest.raises(parallel.GradingFailed, match="longer than its limit of 5 s"):
         parallel.grade_job("sleeper", NAME, parallel.grading_inputs(tmp_path, NAME), parallel.files_of(folder), limit=5)
     assert {c.pid for c in psutil.Process().children(recursive=True)} <= before  # its kernel is gone
+    assert "NBGRADER_EXECUTION" not in os.environ  # nbgrader leaves it set when execution raises
 
 
 def test_scores_are_those_of_the_sequential_run(graded):
