@@ -22,8 +22,9 @@ class Answer:
     cell: str                 # grade id of the solution cell
     code: str                 # definitions replacing the reference's of the same names
     why: str                  # what it is: how it differs from the reference, or the mistake made
-    fails: str | None = None  # for a mistake: the test cell that must score 0 ...
-    message: str = ""         # ... and words its failure message must contain
+    fails: str | None = None  # for a mistake: the test cell that loses points (its share, where a
+    message: str = ""         # cell gives each answer its own) and words its message must contain
+    also: tuple[str, ...] = ()  # later test cells that use the same answer, and lose points with it
 
 
 CORRECT: dict[str, list[Answer]] = {
@@ -41,6 +42,32 @@ CORRECT: dict[str, list[Answer]] = {
                            "q_zip_errors_per_million = round(1e6 * (1 - 0.9985 ** 5))\n"
                            "q_digit_needed = round(0.999 ** 0.2, 4)\n",
                "rounded as the original homework asks: 4 decimal places, a whole number of letters"),
+        Answer("pool_macs", "q_macs_before = nn.Conv2d(64, 64, 3, padding=1, bias=False).weight.numel() * 32 * 32\n"
+                            "q_macs_after = nn.Conv2d(64, 64, 3, padding=1, bias=False).weight.numel() * 16 * 16\n",
+               "weights counted on a real layer, times the output positions"),
+    ],
+    "03_conv_backprop": [
+        Answer("first_layer_gradient", '''def first_layer_gradient(model):
+    loss = F.binary_cross_entropy_with_logits(model(X2).squeeze(1), y2)
+    (grad,) = torch.autograd.grad(loss, model[0].weight)
+    return float(grad.pow(2).sum().sqrt())
+''', "torch.autograd.grad, which never touches .grad, and the norm written out"),
+    ],
+    "07_gpu_memory": [
+        Answer("activation_bytes", '''def activation_bytes(model, x, y):
+    weights = {p.untyped_storage()._cdata for p in model.parameters()}
+    blocks = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        if storage._cdata not in weights:
+            blocks[storage._cdata] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        nn.functional.cross_entropy(model(x), y)
+    return sum(blocks.values())
+''', "storages told apart by their C handle on every device, not by address"),
     ],
 }
 
@@ -53,6 +80,28 @@ WRONG: dict[str, list[Answer]] = {
     "02_cnn_arithmetic": [
         Answer("zip_code", "q_zip_errors_per_million = 1e6 * 5 * 0.0015\n",
                "five times one digit's error rate", fails="test_zip_code", message="counts a code with two wrong digits twice"),
+        Answer("counting", "q_fc_params = 100 * 80\n", "the biases forgotten", fails="test_counting_layers",
+               message="The biases are missing"),
+        Answer("counting", "q_equations = 10_000\n", "one equation per image", fails="test_counting_images",
+               message="one per number of its target"),
+        Answer("pool_macs", "q_macs_before = 32 * 32 * 64 * 9\nq_macs_after = 16 * 16 * 64 * 9\n",
+               "one output channel's cost only", fails="test_pool_macs", message="multiply by 64 output channels"),
+    ],
+    "03_conv_backprop": [
+        Answer("first_layer_gradient", '''def first_layer_gradient(model):
+    F.binary_cross_entropy_with_logits(model(X2).squeeze(1), y2).backward()
+    return float(model[0].weight.grad.norm())
+''', "no zero_grad: gradients left from earlier passes are added in", fails="test_first_layer_gradient",
+               message="first_layer_gradient of a small sigmoid network"),
+    ],
+    "07_gpu_memory": [
+        Answer("activation_bytes", '''def activation_bytes(model, x, y):
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel() * t.element_size()) or t, lambda t: t):
+        nn.functional.cross_entropy(model(x), y)
+    return sum(saved)
+''', "every saved tensor counted, views twice and the weights too", fails="test_activation_bytes",
+               message="count each storage once", also=("test_activation_by_batch",)),
     ],
 }
 

@@ -48,3 +48,41 @@ def check_equal(got, expected, what: str, mistakes: dict | None = None) -> None:
 
 def passed(message: str) -> None:
     print(f"\u2713 {message}")
+
+
+class Points:
+    """Partial credit in one test cell whose answers are independent of each other.
+
+    nbgrader gives a test cell the number its last line shows (between 0 and the cell's points),
+    so a hidden test can award each answer its own share::
+
+        points = Points(3)
+        points.award(1, lambda: check_equal(q_a, 5, "q_a"))
+        points.award(2, lambda: check_close(q_b, 0.3, "q_b"))
+        points.total()       # the last line of the cell
+
+    A failed check (a wrong value, a wrong type, a missing name) costs its share only; its message
+    is printed (to stdout: nbgrader scores a cell that writes to stderr zero). ``total`` refuses
+    to run when the shares do not add up to the cell's points, an author's mistake.
+    """
+
+    def __init__(self, out_of: float):
+        self.out_of, self.offered, self.earned = float(out_of), 0.0, 0.0
+        self.missed: list[str] = []
+
+    def award(self, points: float, check) -> bool:
+        self.offered += points
+        try:
+            check()
+        except Exception as exc:  # that answer earns nothing; the others still count
+            self.missed.append(f"{exc}".strip())
+            print(f"\u2717 {self.missed[-1]} ({points:g} of {self.out_of:g} points lost)")
+            return False
+        self.earned += points
+        return True
+
+    def total(self) -> float:
+        if abs(self.offered - self.out_of) > 1e-9:
+            raise ValueError(f"the shares add up to {self.offered:g} points, the cell has {self.out_of:g}")
+        print(f"{self.earned:g} of {self.out_of:g} points" + ("" if self.missed else ": every answer is right"))
+        return round(self.earned, 6)

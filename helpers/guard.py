@@ -19,7 +19,7 @@ import types
 MODULES = ("builtins", "math", "random", "numpy", "numpy.linalg", "numpy.random", "numpy.testing", "scipy.signal",
            "torch", "torch.nn", "torch.nn.functional", "torch.testing", "torch.autograd")
 # plus every module of the helpers package, imported before the snapshot (see _helper_modules)
-CLASSES = (("torch", "Tensor"), ("torch.nn", "Module"))
+CLASSES = (("torch", "Tensor"), ("torch.nn", "Module"), ("helpers.checks", "Points"))
 # notebook names that tests rely on, and what they must be
 NOTEBOOK_NAMES = {"np": "numpy", "torch": "torch", "F": "torch.nn.functional", "nn": "torch.nn",
                   "helpers": "helpers", "math": "math"}

@@ -161,17 +161,18 @@ def test_other_correct_answers_score_full_marks(name, round_trips):
 
 
 @each([n for n in ALTERNATIVES if alternatives.WRONG.get(n)])
-def test_plausible_mistakes_lose_their_cell_with_a_helpful_message(name, round_trips):
+def test_plausible_mistakes_lose_points_in_their_cell_with_a_helpful_message(name, round_trips):
     root, nb_name, scores, expectations = batch(round_trips, name)
     got = scores["plausible_wrong"]
     mistakes = expectations["plausible_wrong"]["mistakes"]
-    failing = {m.fails for m in mistakes}
+    failing = {m.fails for m in mistakes} | {c for m in mistakes for c in m.also}
     assert {g for g, v in got.items() if v[1] < v[0]} == failing, got
     graded = nbformat.read(root / "autograded" / "plausible_wrong" / name / nb_name, as_version=4)
-    errors = {c.metadata["nbgrader"]["grade_id"]: " ".join(o.get("evalue", "") for o in c.get("outputs", []))
-              for c in graded.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+    said = {c.metadata["nbgrader"]["grade_id"]: " ".join(o.get("evalue", "") + o.get("text", "") for o in c.get("outputs", []))
+            for c in graded.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
     for m in mistakes:
-        assert got[m.fails][1] == 0 and m.message in errors[m.fails], (m.why, errors[m.fails])
+        assert m.message in said[m.fails], (m.why, said[m.fails])
+    print(f"{name}: " + "; ".join(f"{m.why}: {m.fails} {got[m.fails][1]:g} of {got[m.fails][0]:g}" for m in mistakes))
 
 
 def test_answers_replace_the_definitions_of_the_same_name():
