@@ -45,6 +45,27 @@ CORRECT: dict[str, list[Answer]] = {
         Answer("pool_macs", "q_macs_before = nn.Conv2d(64, 64, 3, padding=1, bias=False).weight.numel() * 32 * 32\n"
                             "q_macs_after = nn.Conv2d(64, 64, 3, padding=1, bias=False).weight.numel() * 16 * 16\n",
                "weights counted on a real layer, times the output positions"),
+        Answer("two_channels", "w_before, b_before = np.array([-2.0, -2.0, 1.0]), -0.5\nmix, b_mix = np.array([2.0, 3.0]), -1.0\n",
+               "other weights: the neighbours weigh double, the channels are mixed with unequal weights"),
+        Answer("ring_detector", '''def ring_detector():
+    w1, b1 = [], []
+    for r, c in [(1, 1), (0, 0), (1, 0), (0, 1)]:        # corners in another order
+        corner = RING[r:r + 2, c:c + 2]
+        w1.append(np.where(corner == 1, 2.0, -2.0))
+        b1.append(1.0 - 2.0 * corner.sum())
+    w1.append(np.ones((2, 2)))                           # an extra channel the second layer ignores
+    b1.append(-3.5)
+    w2 = np.zeros((5, 2, 2))
+    for k, (r, c) in enumerate([(1, 1), (0, 0), (1, 0), (0, 1)]):
+        w2[k, r, c] = 3.0
+    return np.array(w1), np.array(b1), w2, -10.0
+''', "five channels in another order, scaled, one of them unused by the second layer"),
+    ],
+    "04_edge_detection": [
+        Answer("kernel_similarity", '''def kernel_similarity(learned, reference):
+    a, b = learned.detach().flatten(1), reference.detach().flatten(1)
+    return F.cosine_similarity(a[:, None], b[None], dim=2)
+''', "PyTorch's cosine_similarity, broadcast over every pair (its eps gives 0 for a zero kernel)"),
     ],
     "03_conv_backprop": [
         Answer("first_layer_gradient", '''def first_layer_gradient(model):
@@ -86,6 +107,19 @@ WRONG: dict[str, list[Answer]] = {
                message="one per number of its target"),
         Answer("pool_macs", "q_macs_before = 32 * 32 * 64 * 9\nq_macs_after = 16 * 16 * 64 * 9\n",
                "one output channel's cost only", fails="test_pool_macs", message="multiply by 64 output channels"),
+        Answer("two_channels", "w_before, b_before = np.array([0.0, -1.0, 1.0]), -0.5\n",
+               "the left neighbour ignored: right on signal2, wrong on the window (1, 0, 1)", fails="test_two_channels",
+               message="it must fire on [0, 0, 1] and nowhere else"),
+        Answer("ring_detector", "def ring_detector():\n    return np.ones((1, 2, 2)), np.array([-2.5]), np.ones((1, 2, 2)), -3.5\n",
+               "one filter for 'at least three ones', which also fires on a solid block", fails="test_ring_detector",
+               message="on the 3x3 window [[1, 1, 1], [1, 1, 1], [1, 1, 1]]"),
+    ],
+    "04_edge_detection": [
+        Answer("kernel_similarity", '''def kernel_similarity(learned, reference):
+    a, b = learned.detach().flatten(1), reference.detach().flatten(1)
+    return a @ b.T / a.norm(dim=1)[:, None]
+''', "divided by the learned kernel's norm only: the reference's scale still counts", fails="test_kernel_similarity",
+               message="kernel_similarity of two tiny kernel sets"),
     ],
     "03_conv_backprop": [
         Answer("first_layer_gradient", '''def first_layer_gradient(model):
@@ -109,8 +143,9 @@ WRONG: dict[str, list[Answer]] = {
 def _names(node: ast.stmt) -> set[str]:
     if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
         return {node.name}
-    if isinstance(node, ast.Assign):
-        return {t.id for t in node.targets if isinstance(t, ast.Name)}
+    if isinstance(node, ast.Assign):   # ``a = ...`` and ``a, b = ...``
+        targets = [e for t in node.targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
+        return {t.id for t in targets if isinstance(t, ast.Name)}
     return set()
 
 
@@ -126,8 +161,9 @@ def replace_definitions(source: str, code: str) -> str:
     missing = set(new) - set(spans)
     if missing:
         raise KeyError(f"the cell defines none of {sorted(missing)}")
-    for name, (start, end) in sorted(spans.items(), key=lambda kv: -kv[1][0]):
-        lines[start:end] = ast.get_source_segment(code, new[name]).splitlines()
+    replaced = {span: new[name] for name, span in spans.items()}   # ``a, b = ...``: one span, once
+    for (start, end), node in sorted(replaced.items(), key=lambda kv: -kv[0][0]):
+        lines[start:end] = ast.get_source_segment(code, node).splitlines()
     return "\n".join(lines)
 
 

@@ -183,5 +183,8 @@ def test_answers_replace_the_definitions_of_the_same_name():
     assert scope["r"] == 30 and out.startswith("import numpy")
     with pytest.raises(KeyError, match="none of"):
         alternatives.replace_definitions(src, "def g():\n    pass\n")
+    pair = alternatives.replace_definitions("a, b = 1, 2\nc = a + b\n", "a, b = (10,\n        20)\n")
+    exec(pair, scope)
+    assert scope["c"] == 30, pair                       # a tuple assignment is replaced once, whole
     groups = alternatives.rounds(alternatives.CORRECT["01_filters"])
     assert all(len({a.cell for a in g}) == len(g) for g in groups) and sum(map(len, groups)) == 3
