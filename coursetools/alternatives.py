@@ -7,7 +7,9 @@ the reference's own, which must score full marks; and ``plausible_wrong``, the r
 every listed mistake, which must lose exactly the listed test cells, each with its message.
 
 An answer is Python code whose top-level definitions (``def f``, ``name = ...``) replace the
-reference's definitions of the same names in the solution cell ``cell`` (its grade id).
+reference's definitions of the same names in the solution cell ``cell`` (its grade id); with
+``whole=True`` it replaces everything between the cell's BEGIN and END SOLUTION lines (a loop,
+which defines no name of its own).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ class Answer:
     fails: str | None = None  # for a mistake: the test cell that loses points (its share, where a
     message: str = ""         # cell gives each answer its own) and words its message must contain
     also: tuple[str, ...] = ()  # later test cells that use the same answer, and lose points with it
+    whole: bool = False       # replace the whole solution region, not definitions by name
 
 
 CORRECT: dict[str, list[Answer]] = {
@@ -60,6 +63,35 @@ CORRECT: dict[str, list[Answer]] = {
         w2[k, r, c] = 3.0
     return np.array(w1), np.array(b1), w2, -10.0
 ''', "five channels in another order, scaled, one of them unused by the second layer"),
+    ],
+    "05_mnist_depth_width": [
+        Answer("baselines", '''for name in BASELINES:
+    helpers.seed_everything(0)
+    net = make_mlp(BASELINES[name])
+    train_model(net, data.x_train, data.y_train, epochs=1, lr=0.001, batch_size=32, schedule="constant")
+    baseline_params[name] = sum(p.numel() for p in net.parameters())
+    with torch.no_grad():
+        baseline_acc[name] = float((net.cpu()(data.x_test).argmax(1) == data.y_test).float().mean())
+''', "parameters counted from the model, accuracy computed by hand", whole=True),
+        Answer("deep_best_epoch", "deep_best_epoch = max(range(1, len(deep_hist['val_accuracy']) + 1), "
+                                  "key=lambda e: deep_hist['val_accuracy'][e - 1])\n",
+               "the best epoch by max over the epoch numbers"),
+        Answer("dropout_sweep", '''def one_run(p):
+    helpers.seed_everything(0)
+    net = small_cnn(dropout=float(p))
+    train_model(net, x_tr[:n_sweep], y_tr[:n_sweep], epochs=1, lr=CNN_RECIPE["lr"], batch_size=CNN_RECIPE["batch_size"])
+    return helpers.accuracy(net, x_val, y_val), helpers.accuracy(net, data.x_test, data.y_test)
+
+
+runs = [one_run(p) for p in SWEEP_P]
+sweep_val, sweep_test = [v for v, _ in runs], [t for _, t in runs]
+''', "one function per run and a list comprehension", whole=True),
+    ],
+    "06_mnist_experiments": [
+        Answer("overfit_sweep", "SMALL_NET = {'c1': 4, 'c2': 8, 'hidden': 64}\nKEEP_PROBS = [0.6]\n"
+                                "best_cure = sorted((c['test_acc'][-1], n) for n, c in overfit.items() "
+                                "if n != 'ClassicNet, 250 images')[-1][1]\n",
+               "another small network and keep probability, the best cure found by sorting"),
     ],
     "04_edge_detection": [
         Answer("kernel_similarity", '''def kernel_similarity(learned, reference):
@@ -113,6 +145,31 @@ WRONG: dict[str, list[Answer]] = {
         Answer("ring_detector", "def ring_detector():\n    return np.ones((1, 2, 2)), np.array([-2.5]), np.ones((1, 2, 2)), -3.5\n",
                "one filter for 'at least three ones', which also fires on a solid block", fails="test_ring_detector",
                message="on the 3x3 window [[1, 1, 1], [1, 1, 1], [1, 1, 1]]"),
+    ],
+    "05_mnist_depth_width": [
+        Answer("baselines", '''for name, hidden in BASELINES.items():
+    helpers.seed_everything(0)
+    model = make_mlp(hidden)
+    train_model(model, data.x_train, data.y_train, epochs=1, lr=1e-3, batch_size=32, schedule="constant")
+    baseline_acc[name] = helpers.accuracy(model, data.x_test, data.y_test)
+    baseline_params[name] = sum(p.numel() for n, p in model.named_parameters() if n.endswith("weight"))
+''', "the biases left out of the count", fails="test_baselines", message="weights and biases of every Linear layer",
+               whole=True),
+        Answer("deep_best_epoch", "deep_best_epoch = int(np.argmax(deep_hist['val_accuracy']))\n",
+               "the index of the best epoch, counted from 0", fails="test_deep_best_epoch", message="deep_best_epoch"),
+        Answer("dropout_sweep", '''for p in SWEEP_P:
+    helpers.seed_everything(0)
+    model = small_cnn(dropout=float(1 - p))
+    train_model(model, x_tr[:n_sweep], y_tr[:n_sweep], epochs=1, lr=CNN_RECIPE["lr"], batch_size=CNN_RECIPE["batch_size"])
+    sweep_val.append(helpers.accuracy(model, x_val, y_val))
+    sweep_test.append(helpers.accuracy(model, data.x_test, data.y_test))
+''', "p read as the probability to keep a unit, as some libraries' keep_prob", fails="test_dropout_sweep",
+               message="at p = 1 your sweep reaches", whole=True),
+    ],
+    "06_mnist_experiments": [
+        Answer("overfit_sweep", "SMALL_NET = dict(c1=32, c2=64, hidden=128)\n",
+               "only the hidden layer shrunk: the first Linear layer still has 401,536 weights", fails="test_overfit_sweep",
+               message="it must have fewer than 100,000"),
     ],
     "04_edge_detection": [
         Answer("kernel_similarity", '''def kernel_similarity(learned, reference):
@@ -196,5 +253,16 @@ def apply(nb, answers: list[Answer]):
     nb = nbformat.from_dict(nb)
     cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
     for answer in answers:
-        cells[answer.cell].source = replace_definitions(cells[answer.cell].source, answer.code)
+        cell = cells[answer.cell]
+        cell.source = (replace_solution(cell.source, answer.code) if answer.whole
+                       else replace_definitions(cell.source, answer.code))
     return nb
+
+
+def replace_solution(source: str, code: str) -> str:
+    """``source`` with the lines between its BEGIN and END SOLUTION markers replaced by ``code``."""
+    begin, end = "### BEGIN SOLUTION\n", "### END SOLUTION"
+    if begin not in source or end not in source:
+        raise KeyError("the cell has no BEGIN/END SOLUTION region")
+    head, rest = source.split(begin, 1)
+    return head + begin + code.rstrip("\n") + "\n" + end + rest.split(end, 1)[1]

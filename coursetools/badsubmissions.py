@@ -114,7 +114,10 @@ def damaged(release, source) -> dict[str, tuple[object, dict]]:
             zero={after(mid)}, full=before(mid))
     variant("syntax_error", lambda nb: setattr(nb.cells[last], "source", "def broken(:\n" + nb.cells[last].source),
             zero={after(last)}, full=before(last))
-    variant("infinite_loop", lambda nb: setattr(nb.cells[last], "source", "while True:\n    pass\n" + nb.cells[last].source),
+    # a cell that never ends; it sleeps rather than spins, so that waiting for its timeout does
+    # not take a core from the other test worker (the timeout is the same either way)
+    variant("infinite_loop", lambda nb: setattr(nb.cells[last], "source", "import time\nwhile True:\n    time.sleep(0.05)\n"
+                                                + nb.cells[last].source),
             zero={after(last)}, full=before(last))
     # Locked cells are the instructor's: deleted or moved, they are put back and the work keeps its points.
     variant("deleted_test", lambda nb: nb.cells.pop(tests[0]), all_full=True, restored=True)

@@ -186,5 +186,10 @@ def test_answers_replace_the_definitions_of_the_same_name():
     pair = alternatives.replace_definitions("a, b = 1, 2\nc = a + b\n", "a, b = (10,\n        20)\n")
     exec(pair, scope)
     assert scope["c"] == 30, pair                       # a tuple assignment is replaced once, whole
+    loop = "acc = {}\n### BEGIN SOLUTION\nfor k in 'ab':\n    acc[k] = 1\n### END SOLUTION\nprint(acc)\n"
+    out = alternatives.replace_solution(loop, "acc.update(a=2, b=3)\n")
+    assert out == "acc = {}\n### BEGIN SOLUTION\nacc.update(a=2, b=3)\n### END SOLUTION\nprint(acc)\n", out
+    with pytest.raises(KeyError, match="SOLUTION"):
+        alternatives.replace_solution("x = 1\n", "x = 2\n")
     groups = alternatives.rounds(alternatives.CORRECT["01_filters"])
     assert all(len({a.cell for a in g}) == len(g) for g in groups) and sum(map(len, groups)) == 3
