@@ -238,24 +238,33 @@ def rounds(answers: list[Answer]) -> list[list[Answer]]:
     return groups
 
 
-def students(reference_nb, name: str) -> dict[str, tuple[object, dict]]:
+def students(reference_nb, name: str, source_nb=None) -> dict[str, tuple[object, dict]]:
     """{student: (notebook, expectations)}: ``alternative_<k>`` (full marks) and ``plausible_wrong``,
-    graded as the reference is (with its models, against the same targets)."""
-    out = {f"alternative_{k}": (apply(reference_nb, group), {"all_full": True, "as_reference": True})
+    graded as the reference is (with its models, against the same targets). ``source_nb`` (with
+    its solution markers) is needed for answers with ``whole=True``."""
+    out = {f"alternative_{k}": (apply(reference_nb, group, source_nb), {"all_full": True, "as_reference": True})
            for k, group in enumerate(rounds(CORRECT.get(name, [])), 1)}
     if WRONG.get(name):
-        out["plausible_wrong"] = (apply(reference_nb, WRONG[name]), {"mistakes": WRONG[name], "as_reference": True})
+        out["plausible_wrong"] = (apply(reference_nb, WRONG[name], source_nb),
+                                  {"mistakes": WRONG[name], "as_reference": True})
     return out
 
 
-def apply(nb, answers: list[Answer]):
-    """A copy of ``nb`` (the reference filled in) with ``answers`` in their solution cells."""
+def apply(nb, answers: list[Answer], source_nb=None):
+    """A copy of ``nb`` (the reference filled in) with ``answers`` in their solution cells; a
+    ``whole`` answer replaces the solution region of the cell as ``source_nb`` marks it."""
     nb = nbformat.from_dict(nb)
-    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+    by_id = lambda book: {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in book.cells}
+    cells, marked = by_id(nb), by_id(source_nb) if source_nb is not None else {}
     for answer in answers:
         cell = cells[answer.cell]
-        cell.source = (replace_solution(cell.source, answer.code) if answer.whole
-                       else replace_definitions(cell.source, answer.code))
+        if not answer.whole:
+            cell.source = replace_definitions(cell.source, answer.code)
+            continue
+        if answer.cell not in marked:
+            raise KeyError(f"{answer.cell}: a whole-solution answer needs the source notebook with its markers")
+        replaced = replace_solution(marked[answer.cell].source, answer.code)
+        cell.source = "\n".join(l for l in replaced.splitlines() if l.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
     return nb
 
 

@@ -176,7 +176,7 @@ class BadSubmissions:
             students["fast_models"] = (fill_in(release, source), {"fast": True})  # models trained in fast mode
         if name == FULL_SUITE:
             students.update(damaged(release, source))
-        students.update(alternatives.students(fill_in(release, source), name))
+        students.update(alternatives.students(fill_in(release, source), name, source))
         for student, (nb, expect) in students.items():
             dest = root / "submitted" / student / name
             dest.mkdir(parents=True)

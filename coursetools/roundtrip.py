@@ -119,6 +119,26 @@ def hidden_test_lines(nb) -> set[str]:
     return _distinctive([l for c in nb.cells for l in _between(c.source, MARKERS[2], MARKERS[3])])
 
 
+def text_outside(nb, pairs=((MARKERS[0], MARKERS[1]), (MARKERS[2], MARKERS[3]))) -> str:
+    """What the source shows outside the given (begin, end) regions: by default outside every
+    solution and hidden region, i.e. the provided code and prose. A secret line found in it (a
+    student's loop seeding with ``helpers.seed_everything(0)`` as the instructions ask) tells a
+    student nothing the release does not already show."""
+    begins, ends = tuple(b for b, _ in pairs), tuple(e for _, e in pairs)
+    shown = []
+    for c in nb.cells:
+        inside = False
+        for line in c.source.splitlines():
+            stripped = line.strip()
+            if stripped.startswith(begins):
+                inside = True
+            elif stripped.startswith(ends):
+                inside = False
+            elif not inside:
+                shown.append(line)
+    return "\n".join(shown)
+
+
 def uses_artifacts(source_nb) -> bool:
     """The notebook trains models that grading loads (``helpers.fit_or_load``)."""
     return "fit_or_load" in "".join(c.source for c in source_nb.cells)
@@ -149,7 +169,8 @@ def leaks(release_nb, source_nb) -> list[str]:
     """Markers, outputs, reference-solution or hidden-test lines left in a release notebook, and
     the hidden tests' expected numbers stated anywhere in it (:mod:`coursetools.stated_answers`)."""
     found = stated_answers(release_nb, blocks(source_nb, *MARKERS[2:]), blocks(source_nb, *MARKERS[:2]))
-    secret = solution_lines(source_nb) | hidden_test_lines(source_nb)
+    shown = text_outside(source_nb)
+    secret = {line for line in solution_lines(source_nb) | hidden_test_lines(source_nb) if line not in shown}
     for i, cell in enumerate(release_nb.cells):
         found += [f"cell {i} contains {m!r}" for m in MARKERS if m in cell.source]
         if cell.get("outputs"):
@@ -339,7 +360,10 @@ def run_round_trip(name: str, workdir: Path, repo: Path | None = None,
         rt.cells.append(CellScore(gid, max_score, ref, blank))
 
     nbgrader(workdir, "generate_feedback", name, "--force", "--log-level=WARN")
-    hidden = set().union(*(hidden_test_lines(nb) for nb in sources.values()))
+    # hidden lines that the notebook also has outside its hidden tests (a solution's
+    # ``torch.manual_seed(4)``) are no secret when the feedback shows them
+    hidden = set().union(*({l for l in hidden_test_lines(nb) if l not in text_outside(nb, [MARKERS[2:]])}
+                           for nb in sources.values()))
     for student in (REFERENCE, BLANK):
         pages = sorted((workdir / "feedback" / student / name).glob("*.html"))
         if len(pages) != len(sources):

@@ -53,3 +53,16 @@ def test_math_calls_and_unparseable_blocks():
     assert abs(value - (1 - 0.0015) ** 5) < 1e-12
     assert answer_values(["for i in range(3):\n    check_equal(f(i), g(i), 'computed')"]) == set()
     assert answer_values(["this is not python ("]) == set()
+
+
+def test_a_solution_line_the_release_shows_anyway_is_not_a_leak_but_a_hidden_one_is():
+    solution = "for p in SWEEP_P:\n    helpers.seed_everything(0)\n    model = small_cnn(dropout=float(p))"
+    source = new_notebook(cells=[
+        new_markdown_cell("Seed each run with `helpers.seed_everything(0)` before building it."),
+        new_code_cell(f"### BEGIN SOLUTION\n{solution}\n### END SOLUTION"),
+        new_code_cell("helpers.seed_everything(0)\nablation = small_cnn(batchnorm=False)")])
+    release = nbformat.from_dict(source)
+    release.cells[1].source = "raise NotImplementedError()"
+    assert leaks(release, source) == []                  # the seeding line is in the provided code
+    release.cells[2].source += "\nmodel = small_cnn(dropout=float(p))"
+    assert leaks(release, source) == ["cell 2 leaks 'model = small_cnn(dropout=float(p))'"]
