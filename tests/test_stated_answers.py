@@ -55,14 +55,21 @@ def test_math_calls_and_unparseable_blocks():
     assert answer_values(["this is not python ("]) == set()
 
 
-def test_a_solution_line_the_release_shows_anyway_is_not_a_leak_but_a_hidden_one_is():
+def test_a_solution_line_that_the_release_also_shows_is_still_reported():
+    # the course check's rule: the author writes the solution line differently instead
     solution = "for p in SWEEP_P:\n    helpers.seed_everything(0)\n    model = small_cnn(dropout=float(p))"
     source = new_notebook(cells=[
-        new_markdown_cell("Seed each run with `helpers.seed_everything(0)` before building it."),
         new_code_cell(f"### BEGIN SOLUTION\n{solution}\n### END SOLUTION"),
         new_code_cell("helpers.seed_everything(0)\nablation = small_cnn(batchnorm=False)")])
     release = nbformat.from_dict(source)
-    release.cells[1].source = "raise NotImplementedError()"
-    assert leaks(release, source) == []                  # the seeding line is in the provided code
-    release.cells[2].source += "\nmodel = small_cnn(dropout=float(p))"
-    assert leaks(release, source) == ["cell 2 leaks 'model = small_cnn(dropout=float(p))'"]
+    release.cells[0].source = "raise NotImplementedError()"
+    assert leaks(release, source) == ["cell 1 leaks 'helpers.seed_everything(0)'"]
+
+
+def test_feedback_may_show_a_hidden_line_that_the_solution_also_has():
+    from coursetools.roundtrip import MARKERS, text_outside
+    nb = new_notebook(cells=[
+        new_code_cell("### BEGIN SOLUTION\ntorch.manual_seed(4)\n### END SOLUTION"),
+        new_code_cell("### BEGIN HIDDEN TESTS\ntorch.manual_seed(4)\ncheck_equal(secret_answer, 41)\n### END HIDDEN TESTS")])
+    shown = text_outside(nb, [MARKERS[2:]])
+    assert "torch.manual_seed(4)" in shown and "check_equal(secret_answer, 41)" not in shown
