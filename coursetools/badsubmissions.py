@@ -9,7 +9,9 @@ a new assignment by adding it to ``source/``.
   answers plus monkeypatching of np.allclose, torch.allclose, the check helpers, builtins...).
   Assignments with trained models also get ``corrupt_artifact`` (the reference with garbage
   model files), ``no_models`` (the reference notebook without its models) and ``fast_models``
-  (the reference with models trained in fast mode, which grading holds to the full targets).
+  (the reference with models trained in fast mode, which grading holds to the full targets);
+  where an assignment saves several models, one ``broken_models`` student stands for the first
+  two (its first model file is garbage, the others are missing), a whole graded run saved.
 * ``01_filters`` (fast to grade) gets the full list: an exception, a syntax error, an infinite
   loop, deleted and edited cells (a deleted or moved locked cell is put back: full marks), a
   duplicated cell, a changed cell type, a "Copy of" file
@@ -31,6 +33,7 @@ from .grade_folder import collect
 from .roundtrip import FAST_MODELS, REFERENCE, fill_in, grade_id, uses_artifacts
 
 FULL_SUITE = "01_filters"
+BROKEN = "broken_models"   # an assignment with several models: one file garbage, the others missing
 
 CHEAT = '''
 import builtins, numpy, torch, helpers, helpers.checks
@@ -171,8 +174,12 @@ class BadSubmissions:
         source = nbformat.read(root / "source" / name / nb_name, as_version=4)
         students: dict[str, tuple[object, dict]] = {"wrong": (wrong(release), {}), "cheat": (cheat(release), {})}
         if uses_artifacts(source):
-            students["corrupt_artifact"] = (fill_in(release, source), {"corrupt": True})
-            students["no_models"] = (fill_in(release, source), {})           # the notebook alone
+            models = sorted(artifact_names(source))
+            if len(models) > 1:  # one student for both: the first model garbage, the others missing
+                students[BROKEN] = (fill_in(release, source), {"corrupt": models[:1]})
+            else:
+                students["corrupt_artifact"] = (fill_in(release, source), {"corrupt": models})
+                students["no_models"] = (fill_in(release, source), {})           # the notebook alone
             students["fast_models"] = (fill_in(release, source), {"fast": True})  # models trained in fast mode
         if name == FULL_SUITE:
             students.update(damaged(release, source))
@@ -187,7 +194,7 @@ class BadSubmissions:
                 shutil.copytree(root / "submitted" / REFERENCE / name / "artifacts", dest / "artifacts")
             if expect.get("corrupt"):
                 (dest / "artifacts").mkdir()
-                for token in artifact_names(source):
+                for token in expect["corrupt"]:
                     (dest / "artifacts" / token).write_bytes(b"not a model")
             self.expectations[student] = expect
         if name == FULL_SUITE:  # saved by Colab as "Copy of ... (1)", collected from a Moodle download
@@ -198,6 +205,18 @@ class BadSubmissions:
             for sid in collect(name, lms, root):
                 self.expectations[sid] = {"all_full": True}
         return list(self.expectations)
+
+    @property
+    def feedback_for(self) -> list[str] | None:
+        """Whose feedback the round trip renders besides the reference's: every student of the
+        full list (odd notebooks must not break feedback), none of the others."""
+        return None if self.name == FULL_SUITE else []
+
+    def model_student(self, damage: str) -> str:
+        """Who was handed in with a "corrupt" model file, or with "missing" ones."""
+        if BROKEN in self.expectations:
+            return BROKEN
+        return {"corrupt": "corrupt_artifact", "missing": "no_models"}[damage]
 
     @property
     def as_reference(self) -> list[str]:

@@ -294,9 +294,16 @@ def train_fast(submission: Path, artifacts: Path) -> list[str]:
     return errors
 
 
+def _excluding(students) -> str:
+    """The nbgrader option that leaves ``students`` out of a command (``--student`` takes one id)."""
+    return f"--CourseDirectory.student_id_exclude={','.join(students)}"
+
+
 # Adds students to the batch: called with (released folder, course directory), writes
 # submitted/<student>/<assignment>/ and returns the student ids it wrote. Those in its attribute
-# ``as_reference`` (if any) are graded as the reference is, against the same targets.
+# ``as_reference`` (if any) are graded as the reference is, against the same targets; its attribute
+# ``feedback_for`` (if any) lists the students whose feedback is rendered besides the reference's
+# and the blank release's.
 ExtraStudents = Callable[[Path, Path], list[str]]
 
 
@@ -345,9 +352,9 @@ def run_round_trip(name: str, workdir: Path, repo: Path | None = None,
         # it is: other correct answers) is graded with fast-mode models against the fast-mode
         # targets, by the grader's CI switch; every other student without it.
         like_reference = [REFERENCE, *getattr(extra, "as_reference", ())]
-        nbgrader(workdir, *autograde, f"--CourseDirectory.student_id_exclude={','.join(like_reference)}")
-        for student in like_reference:
-            nbgrader(workdir, *autograde, f"--student={student}", extra_env={FAST_MODELS_ENV: "1"})
+        rest = [s for s in (BLANK, *others) if s not in like_reference]
+        nbgrader(workdir, *autograde, _excluding(like_reference))
+        nbgrader(workdir, *autograde, _excluding(rest), extra_env={FAST_MODELS_ENV: "1"})
     else:
         nbgrader(workdir, *autograde)
     scores, rt.manual_points = _scores(workdir, name, (REFERENCE, BLANK, *others))
@@ -359,7 +366,12 @@ def run_round_trip(name: str, workdir: Path, repo: Path | None = None,
         blank = scores[BLANK].get(gid, (max_score, None))[1]
         rt.cells.append(CellScore(gid, max_score, ref, blank))
 
-    nbgrader(workdir, "generate_feedback", name, "--force", "--log-level=WARN")
+    # Feedback for the reference and the blank release, and for the students the extra names
+    # (``feedback_for``; all of them when it names none): rendering a page per bad submission of
+    # every assignment costs a second each and proves nothing new.
+    feedback_for = getattr(extra, "feedback_for", None)
+    skip = [s for s in others if feedback_for is not None and s not in feedback_for]
+    nbgrader(workdir, "generate_feedback", name, "--force", "--log-level=WARN", *([_excluding(skip)] if skip else []))
     # hidden lines that the notebook also has outside its hidden tests (a solution's
     # ``torch.manual_seed(4)``) are no secret when the feedback shows them
     hidden = set().union(*({l for l in hidden_test_lines(nb) if l not in text_outside(nb, [MARKERS[2:]])}

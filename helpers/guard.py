@@ -30,6 +30,7 @@ _modules: dict[str, types.ModuleType] = {}
 _attrs: dict[str, dict[str, object]] = {}
 _class_attrs: dict[tuple[str, str], tuple[type, dict[str, object]]] = {}
 _installed = False
+_watcher = None
 
 
 def _helper_modules() -> list[str]:
@@ -50,28 +51,100 @@ def _helper_modules() -> list[str]:
     return names
 
 
-def snapshot() -> None:
-    """Record the trusted modules, their attributes and the methods of a few classes."""
+def _record(name: str, module: types.ModuleType) -> None:
+    _modules[name] = module
+    _attrs[name] = dict(vars(module))
+
+
+class _RecordOnImport:
+    """A ``sys.meta_path`` finder that records a trusted module the moment its import finishes,
+    before the importing cell's next line can patch it: a module nobody imported yet
+    (``scipy.signal`` outside 01) costs a graded kernel nothing, and is still protected if a
+    submission imports it later."""
+
+    def __init__(self, names):
+        self.pending = set(names)
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in self.pending:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None and spec.loader is not None:
+                self.pending.discard(name)
+                spec.loader = _Recording(spec.loader, name)
+                return spec
+        return None
+
+
+class _Recording:
+    """The real loader of a watched module, which records the module once it has run."""
+
+    def __init__(self, loader, name: str):
+        self.loader, self.name = loader, name
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        _record(self.name, module)
+
+
+def snapshot(watch_imports: bool = False) -> None:
+    """Record the trusted modules, their attributes and the methods of a few classes.
+
+    A trusted module not imported yet is imported now, or, with ``watch_imports``, recorded
+    when something first imports it (:class:`_RecordOnImport`).
+    """
+    global _watcher
     import importlib
+    later = []
     for name in (*MODULES, *_helper_modules()):
-        if name not in sys.modules:  # imported now, so that a patch made after the setup cell is undone too
-            try:
+        if name not in sys.modules:
+            if watch_imports:
+                later.append(name)
+                continue
+            try:  # imported now, so that a patch made after the setup cell is undone too
                 importlib.import_module(name)
             except ImportError:
                 continue
         module = sys.modules.get(name)
         if module is not None:
-            _modules[name] = module
-            _attrs[name] = dict(vars(module))
+            _record(name, module)
     for mod_name, cls_name in CLASSES:
         cls = getattr(_modules.get(mod_name), cls_name, None)
         if isinstance(cls, type):
             _class_attrs[(mod_name, cls_name)] = (cls, dict(vars(cls)))
+    if _watcher in sys.meta_path:
+        sys.meta_path.remove(_watcher)
+    _watcher = _RecordOnImport(later) if later else None
+    if _watcher:
+        sys.meta_path.insert(0, _watcher)
+
+
+def _rewatch() -> list[str]:
+    """Keep the import watcher first on ``sys.meta_path``, and drop a watched module that got into
+    ``sys.modules`` without passing it (planted there, or loaded by a finder put in front)."""
+    if _watcher is None or not _watcher.pending:
+        return []
+    changed = []
+    if sys.meta_path[:1] != [_watcher]:
+        while _watcher in sys.meta_path:
+            sys.meta_path.remove(_watcher)
+        sys.meta_path.insert(0, _watcher)
+        changed.append("sys.meta_path")
+    for name in sorted(_watcher.pending & set(sys.modules)):
+        del sys.modules[name]
+        changed.append(f"sys.modules[{name!r}]")
+    return changed
 
 
 def restore(namespace: dict | None = None) -> list[str]:
     """Put recorded modules, attributes and notebook names back; return what had been changed."""
-    changed = []
+    changed = _rewatch()
     for name, module in _modules.items():
         if sys.modules.get(name) is not module:
             sys.modules[name] = module
@@ -121,7 +194,7 @@ def install() -> bool:
     shell = get_ipython()
     if shell is None or _installed:
         return _installed
-    snapshot()
+    snapshot(watch_imports=True)
     shell.events.register("pre_run_cell", lambda *_: restore(shell.user_ns))
     _installed = True
     return True

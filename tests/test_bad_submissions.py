@@ -7,8 +7,9 @@ per-cell scores are checked against what that damage should cost.
 
 * Every assignment: ``wrong`` (each exercise function returns 0) and ``cheat`` (the same wrong
   answers plus monkeypatching of np.allclose, torch.allclose, the check helpers, builtins...)
-  must score the same: cheating buys nothing. Assignments with trained models also get a
-  ``corrupt_artifact`` student.
+  must score the same: cheating buys nothing. Assignments with trained models also get
+  students with a garbage model file, without their models (one ``broken_models`` student for
+  both where there are several models) and with models trained in fast mode.
 * ``01_filters`` (fast to grade) gets the full list: an exception, a syntax error, an infinite
   loop, deleted and edited cells, a duplicated cell, a changed cell type, a "Copy of" file
   name, warnings on stderr and huge output.
@@ -55,13 +56,14 @@ TRAINS = [n for n in NAMES
 
 @each(TRAINS)
 def test_a_corrupt_artifact_fails_only_the_tests_that_read_it(name, round_trips):
-    root, nb_name, scores, _ = batch(round_trips, name)
-    got = scores["corrupt_artifact"]
+    root, nb_name, scores, expectations = batch(round_trips, name)
+    student = round_trips.bad(name).model_student("corrupt")
+    got = scores[student]
     full = sum(v[0] for v in got.values())
     score = sum(v[1] for v in got.values())
-    print(f"{name}: corrupt artifacts score {score:g} of {full:g}")
+    print(f"{name}: {student} ({', '.join(expectations[student]['corrupt'])} garbage) scores {score:g} of {full:g}")
     assert 0 < score < full
-    page = (root / "autograded" / "corrupt_artifact" / name / nb_name).read_text()
+    page = (root / "autograded" / student / name / nb_name).read_text()
     assert "not a model saved by helpers.save_model" in page
 
 
@@ -83,12 +85,13 @@ def model_tests(name: str) -> set[str]:
 @each(TRAINS)
 def test_a_notebook_handed_in_without_its_models_scores_zero_on_every_test_of_a_model(name, round_trips):
     root, nb_name, scores, _ = batch(round_trips, name)
-    got, tests = scores["no_models"], model_tests(name)
-    print(f"{name}: without models {sum(v[1] for v in got.values()):g} of {sum(v[0] for v in got.values()):g}; "
+    student = round_trips.bad(name).model_student("missing")
+    got, tests = scores[student], model_tests(name)
+    print(f"{name}: {student}, without models {sum(v[1] for v in got.values()):g} of {sum(v[0] for v in got.values()):g}; "
           f"tests of a model: {sorted(tests)}")
     assert tests and all(got[g][1] == 0 for g in tests), {g: got[g] for g in tests}
     assert sum(v[1] for v in got.values()) > 0, "the answers that need no model still earn their points"
-    page = (root / "autograded" / "no_models" / name / nb_name).read_text()
+    page = (root / "autograded" / student / name / nb_name).read_text()
     assert "was handed in, so this model cannot be graded" in page, "the graded notebook names the missing file"
 
 

@@ -36,3 +36,35 @@ def test_the_grading_guard_undoes_a_patched_points_class():
         assert Points.total is original
     finally:
         Points.total = original
+
+
+GUARDED_LATER = r'''
+import sys, types
+from helpers import guard
+assert "scipy.signal" not in sys.modules
+guard.snapshot(watch_imports=True)
+assert "scipy.signal" not in sys.modules, "the guard imports no module that nothing uses"
+# a fake planted in sys.modules, and the watcher pushed to the back, before anything imported it
+sys.modules["scipy.signal"] = types.SimpleNamespace(convolve2d=lambda *a, **k: "fake")
+sys.meta_path.remove(guard._watcher)
+sys.meta_path.append(guard._watcher)
+changed = guard.restore({})
+assert "sys.modules['scipy.signal']" in changed and "sys.meta_path" in changed, changed
+assert "scipy.signal" not in sys.modules and sys.meta_path[0] is guard._watcher
+# imported later by the submission and patched on its next line
+import scipy.signal
+real = scipy.signal.convolve2d
+assert not isinstance(scipy.signal, types.SimpleNamespace)
+scipy.signal.convolve2d = lambda *a, **k: "patched right after the import"
+changed = guard.restore({})
+assert scipy.signal.convolve2d is real and "scipy.signal.convolve2d" in changed, changed
+print("ok")
+'''
+
+
+def test_the_guard_records_a_module_imported_after_the_setup_cell_before_it_can_be_patched():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", GUARDED_LATER], capture_output=True, text=True)
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-3000:]
