@@ -8,8 +8,9 @@ a new assignment by adding it to ``source/``.
 * Every assignment: ``wrong`` (each exercise function returns 0) and ``cheat`` (the same wrong
   answers plus monkeypatching of np.allclose, torch.allclose, the check helpers, builtins...).
   Assignments with trained models also get ``corrupt_artifact`` (the reference with garbage
-  model files), ``no_models`` (the reference notebook without its models) and ``fast_models``
-  (the reference with models trained in fast mode, which grading holds to the full targets);
+  model files), ``no_models`` (the reference notebook without its models) and, where fast-mode
+  models miss a full target (:data:`OUT_OF_FAST_REACH`), ``fast_models`` (the reference with
+  models trained in fast mode, which grading holds to the full targets);
   where an assignment saves several models, one ``broken_models`` student stands for the first
   two (its first model file is garbage, the others are missing), a whole graded run saved.
 * ``01_filters`` (fast to grade) gets the full list: an exception, a syntax error, an infinite
@@ -34,6 +35,18 @@ from .roundtrip import FAST_MODELS, REFERENCE, fill_in, grade_id, uses_artifacts
 
 FULL_SUITE = "01_filters"
 BROKEN = "broken_models"   # an assignment with several models: one file garbage, the others missing
+# Tests whose full-mode target a fast-mode model misses (the fast runs of docs/full-mode.json against
+# the full targets, coursetools.full_run.fast_misses): a ``fast_models`` student must score zero on
+# them. Elsewhere (04) fast-mode models already reach every full target, so such a student could
+# only score what the reference scores.
+OUT_OF_FAST_REACH = {
+    "02_cnn_arithmetic": {"test_conv_vs_dense"},   # measured as "conv model test accuracy"
+    "05_mnist_depth_width": {"test_budget_100", "test_budget_200", "test_budget_1000", "test_small_cnn",
+                             "test_classic_cnn_accuracy"},
+    "06_mnist_experiments": {"test_shallow", "test_small_classic", "test_sum_direct", "test_sum_digits"},
+    "08_interpretability": {"test_digit_cnn"},
+    "09_numpy_softmax": {"test_trained_model"},
+}
 
 CHEAT = '''
 import builtins, numpy, torch, helpers, helpers.checks
@@ -180,7 +193,8 @@ class BadSubmissions:
             else:
                 students["corrupt_artifact"] = (fill_in(release, source), {"corrupt": models})
                 students["no_models"] = (fill_in(release, source), {})           # the notebook alone
-            students["fast_models"] = (fill_in(release, source), {"fast": True})  # models trained in fast mode
+            if name in OUT_OF_FAST_REACH:  # models trained in fast mode, held to the full targets
+                students["fast_models"] = (fill_in(release, source), {"fast": True})
         if name == FULL_SUITE:
             students.update(damaged(release, source))
         students.update(alternatives.students(fill_in(release, source), name, source))

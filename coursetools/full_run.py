@@ -141,6 +141,19 @@ def shortfall(m: dict) -> str | None:
     return None
 
 
+def fast_misses(entry: dict) -> list[str]:
+    """The measurements whose fast-mode value (the entry's fast run) misses the full-mode
+    threshold: what a student handing in fast-mode models must lose at grading."""
+    full = {m["name"]: m for m in entry.get("measured", [])}
+    out = []
+    for m in (entry.get("fast") or {}).get("measured", []):
+        f = full.get(m["name"])
+        if f and ((f["at_least"] is not None and m["value"] < f["at_least"])
+                  or (f["at_most"] is not None and m["value"] > f["at_most"])):
+            out.append(m["name"])
+    return out
+
+
 def problems(entries: dict[str, dict]) -> list[str]:
     """Errors and missed targets, in full mode and (where recorded) in fast mode."""
     out = []

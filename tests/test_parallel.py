@@ -1,8 +1,9 @@
 """Grading a class in parallel on a local Dask cluster gives what grading it student after student gives.
 
-Two copies of one course get the same six submissions of ``01_filters`` (the reference, the
-untouched release, wrong answers, wrong answers with cheating, an attacker and a notebook that
-is not JSON). One copy is graded by the stock ``nbgrader autograde``; the other by
+Two copies of one course get the same five submissions of ``01_filters`` (the reference, the
+untouched release, wrong answers with cheating, an attacker and a notebook that is not JSON;
+plain wrong answers would add a graded run to each copy and nothing that cheating lacks). One
+copy is graded by the stock ``nbgrader autograde``; the other by
 ``coursetools.parallel`` on a 2-worker Dask cluster that the test starts and stops, reached by its
 scheduler's address as a cluster on other machines would be. Scores,
 ``grades.csv`` and feedback must agree; the broken notebook is tried twice, reported by name and
@@ -22,19 +23,19 @@ import pytest
 
 from coursetools import parallel
 from coursetools.attacks import Attacks
-from coursetools.badsubmissions import cheat, wrong
+from coursetools.badsubmissions import cheat
 from coursetools.roundtrip import fill_in, nbgrader, scratch_course
 
 pytestmark = pytest.mark.xdist_group("parallel")  # one worker grades both courses, once
 NAME, NB = "01_filters", "filters.ipynb"
-GOOD = ["blank", "cheat", "intruder", "reference", "wrong"]
+GOOD = ["blank", "cheat", "intruder", "reference"]
 
 
 def make_course(root):
     released = scratch_course(root, NAME)
     release = nbformat.read(released / NB, as_version=4)
     source = nbformat.read(root / "source" / NAME / NB, as_version=4)
-    books = {"reference": fill_in(release, source), "blank": release, "wrong": wrong(release),
+    books = {"reference": fill_in(release, source), "blank": release,
              "cheat": cheat(release), "intruder": Attacks().notebooks(release, source)["intruder"]}
     for student, nb in books.items():
         (root / "submitted" / student / NAME).mkdir(parents=True)
