@@ -92,6 +92,9 @@ class _Recording:
         self.loader.exec_module(module)
         _record(self.name, module)
 
+    def __getattr__(self, name):  # get_source, get_resource_reader, is_package...: the real loader's
+        return getattr(self.loader, name)
+
 
 def snapshot(watch_imports: bool = False) -> None:
     """Record the trusted modules, their attributes and the methods of a few classes.

@@ -58,6 +58,8 @@ assert not isinstance(scipy.signal, types.SimpleNamespace)
 scipy.signal.convolve2d = lambda *a, **k: "patched right after the import"
 changed = guard.restore({})
 assert scipy.signal.convolve2d is real and "scipy.signal.convolve2d" in changed, changed
+import inspect   # the module's loader still answers what loaders are asked
+assert "def convolve2d" in inspect.getsource(scipy.signal._signaltools) and scipy.signal.__spec__.loader.is_package("scipy.signal")
 print("ok")
 '''
 
