@@ -46,18 +46,18 @@ $(STAMP): requirements.txt pyproject.toml
 release: $(STAMP) sandbox
 	COURSE_FAST=1 $(PY) -m coursetools.release $(if $(VERSION),--version $(VERSION))
 
-# One pytest run on two workers: unit and round-trip tests, nbval over the companions in
-# notebooks/ and the browser tests, so that the short ones fill the time a worker would otherwise
-# wait for the other's last round trip. The round trip runs every source notebook (each training
-# notebook in fast mode as a student would, to make the reference's models, then every reference
-# cell under grading), so nbval only runs the companions; each notebook's cells stay in order in
-# one kernel, and the browser tests share one JupyterLab server (both are xdist groups, see
-# conftest.py). Datasets missing from disk are downloaded first, once (fetch_data).
+# Unit and round-trip tests run on two workers. The round trip runs every source notebook (each
+# training notebook in fast mode as a student would, to make the reference's models, then every
+# reference cell under grading), so nbval only runs the companions in notebooks/, one notebook per
+# worker at a time (loadfile keeps a notebook's cells in order in one kernel); the browser tests
+# drive one JupyterLab server. Datasets missing from disk are downloaded first, once (fetch_data).
 # One thread per process: two workers (each starting kernels) on two cores, and torch's own
 # thread pool on top, oversubscribe the CPU and make training 20-30x slower.
 test: $(STAMP) sandbox
 	$(PY) -m coursetools.fetch_data
-	OMP_NUM_THREADS=1 COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadgroup --durations=25 -rs --nbval-lax tests notebooks
+	OMP_NUM_THREADS=1 COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadgroup --durations=25 --ignore=tests/e2e tests
+	OMP_NUM_THREADS=1 COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --durations=0 --nbval-lax notebooks
+	$(MAKE) e2e
 
 e2e: $(STAMP)
 	COURSE_FAST=1 $(PY) -m pytest -rs tests/e2e

@@ -65,14 +65,6 @@ class RoundTrips:
         return rt
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist names the groups
-def pytest_collection_modifyitems(config, items):
-    """nbval's cells of a notebook run in order in one kernel: one xdist group per notebook."""
-    for item in items:
-        if item.path.suffix == ".ipynb":
-            item.add_marker(pytest.mark.xdist_group(f"nbval-{item.path.name}"))
-
-
 @pytest.fixture(scope="session")
 def round_trips() -> RoundTrips:
     return RoundTrips()

@@ -29,7 +29,6 @@ import pytest
 
 from coursetools.roundtrip import assignments, grade_id
 
-pytestmark = pytest.mark.xdist_group("e2e")  # one JupyterLab server (the module's fixture) for every test
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "test-output" / "e2e"
 ASSIGNMENT, NOTEBOOK = "01_filters", "filters.ipynb"
