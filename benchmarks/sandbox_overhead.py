@@ -5,7 +5,9 @@ Usage: python benchmarks/sandbox_overhead.py [ASSIGNMENT] [--students N] [--roun
 A scratch course gets N submissions of ASSIGNMENT (default 01_filters; the reference solutions
 and the untouched release, alternately); ``nbgrader autograde`` grades them all R times with the
 sandbox and R times with ``SandboxedKernelManager.unsafe_no_sandbox`` (alternating, so both see
-the same machine), and the best time of each is compared per submission.
+the same machine), and the best time of each is compared per submission. Then one sandboxed
+kernel's life is timed: start to ready, ``import torch``, and stop (the part a graded notebook
+waits for after its last cell).
 """
 from __future__ import annotations
 
@@ -40,6 +42,33 @@ def grade(root: Path, name: str, sandboxed: bool) -> float:
     return time.perf_counter() - start
 
 
+async def _lifecycle(folder: Path) -> tuple[float, float, float]:
+    from coursetools.grading.kernel import SandboxedKernelManager
+
+    km = SandboxedKernelManager(kernel_name="python3")
+    start = time.perf_counter()
+    await km.start_kernel(cwd=str(folder))
+    kc = km.client()
+    kc.start_channels()
+    await kc.wait_for_ready(timeout=60)
+    ready = time.perf_counter()
+    await kc.execute_interactive("import torch", timeout=60)
+    imported = time.perf_counter()
+    kc.stop_channels()
+    await km.shutdown_kernel()
+    return ready - start, imported - ready, time.perf_counter() - imported
+
+
+def lifecycle(rounds: int) -> tuple[float, float, float]:
+    """Best of ``rounds``: seconds to a ready kernel, to import torch, and to stop it."""
+    import asyncio
+
+    with tempfile.TemporaryDirectory(prefix="kernel-bench-") as tmp:
+        os.chmod(tmp, 0o777)  # the kernel's user (nobody, when grading as root) works there
+        runs = [asyncio.run(_lifecycle(Path(tmp))) for _ in range(rounds)]
+    return tuple(min(r[i] for r in runs) for i in range(3))
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("assignment", nargs="?", default="01_filters")
@@ -60,6 +89,8 @@ def main(argv: list[str]) -> int:
     print(f"  without sandbox  {plain:7.1f} s  ({plain / n:.2f} s per submission)")
     print(f"  with sandbox     {boxed:7.1f} s  ({boxed / n:.2f} s per submission)")
     print(f"  overhead         {(boxed - plain) / n:+.2f} s per submission ({100 * (boxed / plain - 1):+.1f} %)")
+    ready, imported, stopped = lifecycle(max(args.rounds, 3))
+    print(f"  one sandboxed kernel: ready in {ready:.2f} s, import torch {imported:.2f} s, stopped in {stopped:.2f} s")
     return 0
 
 

@@ -57,6 +57,10 @@ sys.argv = ["ipykernel_launcher", *sys.argv[6:]]
 os.environ["JPY_PARENT_PID"] = "1"  # the grader is outside this PID namespace: no parent to poll
 from ipykernel import kernelapp
 kernelapp.launch_new_instance()
+# Stopped (every cell has run and replied): exit at once. Tearing down an interpreter that has
+# imported torch takes 0.7 s per graded notebook, and nothing it would do matters to grading.
+sys.stdout.flush(); sys.stderr.flush()
+os._exit(0)
 """
 
 
