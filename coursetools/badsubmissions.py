@@ -5,8 +5,10 @@ answers with and without attempts to patch what the tests compare with. ``tests/
 test_bad_submissions.py`` states what each must score; an instructor can run the same checks on
 a new assignment by adding it to ``source/``.
 
-* Every assignment: ``wrong`` (each exercise function returns 0) and ``cheat`` (the same wrong
-  answers plus monkeypatching of np.allclose, torch.allclose, the check helpers, builtins...).
+* Every assignment: ``cheat`` (each exercise function returns 0, plus monkeypatching of
+  np.allclose, torch.allclose, the check helpers, builtins...), which must score nothing at all:
+  a stricter check than "no more than the same wrong answers without the patches", so those
+  (``wrong``) are graded only in ``01_filters``, where the sandbox's attackers are compared with them.
   Assignments with trained models also get ``corrupt_artifact`` (the reference with garbage
   model files), ``no_models`` (the reference notebook without its models) and, where fast-mode
   models miss a full target (:data:`OUT_OF_FAST_REACH`), ``fast_models`` (the reference with
@@ -185,7 +187,9 @@ class BadSubmissions:
         nb_name = next(released.glob("*.ipynb")).name
         release = nbformat.read(released / nb_name, as_version=4)
         source = nbformat.read(root / "source" / name / nb_name, as_version=4)
-        students: dict[str, tuple[object, dict]] = {"wrong": (wrong(release), {}), "cheat": (cheat(release), {})}
+        students: dict[str, tuple[object, dict]] = {"cheat": (cheat(release), {})}
+        if name == FULL_SUITE:
+            students["wrong"] = (wrong(release), {})
         if uses_artifacts(source):
             models = sorted(artifact_names(source))
             if len(models) > 1:  # one student for both: the first model garbage, the others missing

@@ -5,9 +5,10 @@ damaged, or wrong answers with and without attempts to patch what the tests comp
 Every assignment's submissions are autograded in one nbgrader batch, and each student's
 per-cell scores are checked against what that damage should cost.
 
-* Every assignment: ``wrong`` (each exercise function returns 0) and ``cheat`` (the same wrong
-  answers plus monkeypatching of np.allclose, torch.allclose, the check helpers, builtins...)
-  must score the same: cheating buys nothing. Assignments with trained models also get
+* Every assignment: ``cheat`` (each exercise function returns 0, plus monkeypatching of
+  np.allclose, torch.allclose, the check helpers, builtins...) must score nothing: cheating buys
+  nothing. In ``01_filters`` the same wrong answers without the patches (``wrong``) are graded
+  too, and score nothing either. Assignments with trained models also get
   students with a garbage model file, without their models (one ``broken_models`` student for
   both where there are several models) and with models trained in fast mode.
 * ``01_filters`` (fast to grade) gets the full list: an exception, a syntax error, an infinite
@@ -40,14 +41,16 @@ def each(names):  # in the xdist group of the round trip, whose batch grades the
 
 
 @each(NAMES)
-def test_cheating_does_not_raise_the_score_of_wrong_answers(name, round_trips):
+def test_wrong_answers_with_cheating_score_nothing(name, round_trips):
+    # Stricter than "no more than the same wrong answers without the patches": every answer is
+    # wrong (0), so any point it earns was earned by patching what the tests compare with.
     _, _, scores, _ = batch(round_trips, name)
-    wrong_, cheat_ = scores["wrong"], scores["cheat"]
-    total = lambda s: sum(v[1] for v in s.values())
-    print(f"{name}: wrong answers {total(wrong_):g}, wrong answers + cheating {total(cheat_):g}, "
-          f"of {sum(v[0] for v in wrong_.values()):g}")
-    gained = {g: (wrong_[g][1], cheat_[g][1]) for g in cheat_ if cheat_[g][1] > wrong_[g][1]}
-    assert not gained, f"patching the test tools earned points (wrong, cheat): {gained}"
+    cheat_ = scores["cheat"]
+    print(f"{name}: wrong answers + cheating {sum(v[1] for v in cheat_.values()):g} of {sum(v[0] for v in cheat_.values()):g}")
+    earned = {g: v for g, v in cheat_.items() if v[1] > 0}
+    assert cheat_ and not earned, f"patching the test tools earned points (max, score): {earned}"
+    if "wrong" in scores:
+        assert not {g: v for g, v in scores["wrong"].items() if v[1] > 0}, "wrong answers earn points"
 
 
 TRAINS = [n for n in NAMES

@@ -1,8 +1,9 @@
 """Grading a class in parallel on a local Dask cluster gives what grading it student after student gives.
 
-Two copies of one course get the same five submissions of ``01_filters`` (the reference, the
-untouched release, wrong answers with cheating, an attacker and a notebook that is not JSON;
-plain wrong answers would add a graded run to each copy and nothing that cheating lacks). One
+Two copies of one course get the same four submissions of ``01_filters`` (the reference, wrong
+answers with cheating, an attacker and a notebook that is not JSON; the untouched release or plain
+wrong answers would add a graded run to each copy and nothing that cheating lacks: full marks and
+zero marks are both there). One
 copy is graded by the stock ``nbgrader autograde``; the other by
 ``coursetools.parallel`` on a 2-worker Dask cluster that the test starts and stops, reached by its
 scheduler's address as a cluster on other machines would be. Scores,
@@ -28,15 +29,15 @@ from coursetools.roundtrip import fill_in, nbgrader, scratch_course
 
 pytestmark = pytest.mark.xdist_group("parallel")  # one worker grades both courses, once
 NAME, NB = "01_filters", "filters.ipynb"
-GOOD = ["blank", "cheat", "intruder", "reference"]
+GOOD = ["cheat", "intruder", "reference"]
 
 
 def make_course(root):
     released = scratch_course(root, NAME)
     release = nbformat.read(released / NB, as_version=4)
     source = nbformat.read(root / "source" / NAME / NB, as_version=4)
-    books = {"reference": fill_in(release, source), "blank": release,
-             "cheat": cheat(release), "intruder": Attacks().notebooks(release, source)["intruder"]}
+    books = {"reference": fill_in(release, source), "cheat": cheat(release),
+             "intruder": Attacks().notebooks(release, source)["intruder"]}
     for student, nb in books.items():
         (root / "submitted" / student / NAME).mkdir(parents=True)
         nbformat.write(nb, root / "submitted" / student / NAME / NB)
@@ -115,7 +116,7 @@ def test_scores_are_those_of_the_sequential_run(graded):
     expected, got = scores(seq), scores(par)
     assert got == expected
     assert sum(v[0] or 0 for v in got["reference"].values()) > 0
-    assert all((v[0] or 0) == 0 for v in got["blank"].values() if v[0] is not None)
+    assert all((v[0] or 0) == 0 for v in got["cheat"].values() if v[0] is not None)
 
 
 def test_grades_csv_and_feedback_are_those_of_the_sequential_run(graded):
