@@ -15,6 +15,22 @@ def test_fast_mode_reads_the_environment(monkeypatch, value, expected):
     assert config.pick("full", "fast") == ("fast" if expected else "full")
 
 
+@pytest.mark.parametrize("fast", ["1", "0"])
+def test_pick_has_a_size_for_graded_runs_only_where_a_notebook_gives_one(monkeypatch, fast):
+    monkeypatch.setenv("COURSE_FAST", fast)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("COURSE_GRADING", raising=False)
+    mode = "fast" if fast == "1" else "full"
+    assert config.pick("full", "fast", graded="graded") == mode, "a student's own run never gets the graded size"
+    for var, value in [("COURSE_GRADING", "1"), ("NBGRADER_EXECUTION", "autograde"), ("NBGRADER_EXECUTION", "validate")]:
+        with monkeypatch.context() as m:
+            m.setenv(var, value)
+            assert config.pick("full", "fast", graded="graded") == "graded"
+            # without a graded size, grading uses the size of the mode COURSE_FAST sets
+            assert config.pick("full", "fast") == mode
+            assert config.pick("full", "fast", graded=None) is None
+
+
 def test_seed_everything_repeats_every_generator():
     def draw():
         return random.random(), float(np.random.rand()), float(torch.rand(1))
