@@ -103,3 +103,12 @@ def test_the_workflow_runs_ci_on_every_push_and_pull_request():
     steps = [s for job in flow["jobs"].values() for s in job["steps"]]
     assert any("bash .ci/run" in s.get("run", "") for s in steps)
     assert any(s.get("with", {}).get("cache") == "pip" for s in steps)
+
+
+def test_the_environment_imports_nbformat_without_compiling_iri_grammars():
+    # rfc3987-syntax, pulled in through jsonschema[format-nongpl], compiles grammars on import: 1-2.5 s
+    # for every nbgrader command and test worker. make removes it (the Makefile says why).
+    code = "import sys, nbformat, jupyter_events.validators; print('rfc3987_syntax' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False", "rfc3987_syntax is imported with nbformat: run make venv (its recipe uninstalls it)"
+    assert "pip uninstall --quiet --yes rfc3987-syntax" in (REPO / "Makefile").read_text()
