@@ -31,6 +31,20 @@ FULL_SUITE_CELL_TIMEOUT = 30  # seconds; the course's configured limit is 120. T
 # of output) need more than 15 s on a loaded 2-core machine; 01's own slowest cell takes 1 s.
 
 
+class _Both:
+    """The bad submissions and the attackers in one batch; what the round trip asks of the extra
+    students besides their ids (``cell_timeouts``, ``feedback_for``...) the bad submissions answer."""
+
+    def __init__(self, bad: BadSubmissions, attacks: Attacks):
+        self.bad, self.attacks = bad, attacks
+
+    def __call__(self, released: Path, root: Path) -> list[str]:
+        return [*self.bad(released, root), *self.attacks(released, root)]
+
+    def __getattr__(self, name: str):
+        return getattr(self.bad, name)
+
+
 class RoundTrips:
     """``get(name)`` runs an assignment's round trip the first time and remembers it (or its error)."""
 
@@ -46,12 +60,13 @@ class RoundTrips:
     def _extra(self, name: str):
         if name != ATTACKED:
             return self.bad(name)
-        return lambda released, root: [*self.bad(name)(released, root), *self.attacks()(released, root)]
+        return _Both(self.bad(name), self.attacks())
 
     @lru_cache(maxsize=None)
     def _run(self, name: str) -> tuple[RoundTrip | None, Exception | None]:
         try:
-            # 01's cells take well under a second: its infinite loop need not wait the full two minutes.
+            # 01's cells take well under a second; its infinite loop is graded apart, with a shorter limit
+            # (coursetools.badsubmissions.LOOP_TIMEOUT), and the rest need not wait the full two minutes.
             timeout = FULL_SUITE_CELL_TIMEOUT if name == FULL_SUITE else None
             return run_round_trip(name, Path(tempfile.mkdtemp(prefix=f"roundtrip-{name}-")), extra=self._extra(name),
                                   cell_timeout=timeout), None

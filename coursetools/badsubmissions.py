@@ -36,6 +36,9 @@ from .grade_folder import collect
 from .roundtrip import FAST_MODELS, REFERENCE, fill_in, grade_id, uses_artifacts
 
 FULL_SUITE = "01_filters"
+# The infinite loop's cell time limit, in a run of its own (the round trip's ``cell_timeouts``):
+# long enough for 01's honest cells on a loaded machine (its slowest, the setup, about 3 s).
+LOOP_TIMEOUT = 10
 BROKEN = "broken_models"   # an assignment with several models: one file garbage, the others missing
 # Tests whose full-mode target a fast-mode model misses (the fast runs of docs/full-mode.json against
 # the full targets, coursetools.full_run.fast_misses): a ``fast_models`` student must score zero on
@@ -136,7 +139,7 @@ def damaged(release, source) -> dict[str, tuple[object, dict]]:
     # not take a core from the other test worker (the timeout is the same either way)
     variant("infinite_loop", lambda nb: setattr(nb.cells[last], "source", "import time\nwhile True:\n    time.sleep(0.05)\n"
                                                 + nb.cells[last].source),
-            zero={after(last)}, full=before(last))
+            zero={after(last)}, full=before(last), timeout=LOOP_TIMEOUT)
     # Locked cells are the instructor's: deleted or moved, they are put back and the work keeps its points.
     variant("deleted_test", lambda nb: nb.cells.pop(tests[0]), all_full=True, restored=True)
     variant("two_deleted_tests", lambda nb: [nb.cells.pop(i) for i in sorted(tests[:2], reverse=True)],
@@ -235,6 +238,11 @@ class BadSubmissions:
         if BROKEN in self.expectations:
             return BROKEN
         return {"corrupt": "corrupt_artifact", "missing": "no_models"}[damage]
+
+    @property
+    def cell_timeouts(self) -> dict[str, int]:
+        """Students graded in a run of their own, with this cell time limit (seconds)."""
+        return {s: e["timeout"] for s, e in self.expectations.items() if e.get("timeout")}
 
     @property
     def as_reference(self) -> list[str]:

@@ -303,7 +303,8 @@ def _excluding(students) -> str:
 # submitted/<student>/<assignment>/ and returns the student ids it wrote. Those in its attribute
 # ``as_reference`` (if any) are graded as the reference is, against the same targets; its attribute
 # ``feedback_for`` (if any) lists the students whose feedback is rendered besides the reference's
-# and the blank release's.
+# and the blank release's; its ``cell_timeouts`` (if any), {student: seconds}, the students graded
+# in a run of their own with that cell time limit.
 ExtraStudents = Callable[[Path, Path], list[str]]
 
 
@@ -314,7 +315,8 @@ def run_round_trip(name: str, workdir: Path, repo: Path | None = None,
     Every cell of the reference must run without an error (not only the graded ones), so this
     also proves what executing the source notebook would. ``cell_timeout`` (seconds) replaces
     the configured cell time limit for this batch (an infinite loop among the bad submissions
-    then costs that long, not the instructor's two minutes).
+    then costs that long, not the instructor's two minutes; the extra's ``cell_timeouts`` grades
+    such a student apart, with a limit of its own).
     """
     repo = repo or repo_root()
     start = time.perf_counter()
@@ -345,18 +347,31 @@ def run_round_trip(name: str, workdir: Path, repo: Path | None = None,
         shutil.copytree(full_models or fast_models, workdir / "submitted" / REFERENCE / name / "artifacts")
         rt.reference_models = "full mode" if full_models else "FAST (fallback)"
     others = extra(released, workdir) if extra else []
-    autograde = ["autograde", name, "--force", "--log-level=WARN",
-                 *([f"--Execute.timeout={cell_timeout}"] if cell_timeout else [])]
+    everyone = (REFERENCE, BLANK, *others)
+
+    def autograde(students, timeout=cell_timeout, env=None):
+        """One ``nbgrader autograde`` of ``students`` (the others excluded)."""
+        left_out = [s for s in everyone if s not in students]
+        nbgrader(workdir, "autograde", name, "--force", "--log-level=WARN",
+                 *([f"--Execute.timeout={timeout}"] if timeout else []),
+                 *([_excluding(left_out)] if left_out else []), extra_env=env)
+
+    # Students whose cells must be cut short (an infinite loop) are graded in a run of their own
+    # with a shorter cell time limit (the extra's ``cell_timeouts``): the batch's limit must let
+    # its slowest honest cell finish, and a loop would otherwise wait all of it, a core idle.
+    own = dict(getattr(extra, "cell_timeouts", None) or {})
+    batch = [s for s in everyone if s not in own]
     if fallback:
         # No current full-mode models (make full): the reference (and the extra students graded as
         # it is: other correct answers) is graded with fast-mode models against the fast-mode
         # targets, by the grader's CI switch; every other student without it.
         like_reference = [REFERENCE, *getattr(extra, "as_reference", ())]
-        rest = [s for s in (BLANK, *others) if s not in like_reference]
-        nbgrader(workdir, *autograde, _excluding(like_reference))
-        nbgrader(workdir, *autograde, _excluding(rest), extra_env={FAST_MODELS_ENV: "1"})
+        autograde([s for s in batch if s not in like_reference])
+        autograde([s for s in batch if s in like_reference], env={FAST_MODELS_ENV: "1"})
     else:
-        nbgrader(workdir, *autograde)
+        autograde(batch)
+    for student, seconds in own.items():
+        autograde([student], timeout=seconds)
     scores, rt.manual_points = _scores(workdir, name, (REFERENCE, BLANK, *others))
     rt.extra_scores = {s: {g: (m, a or 0.0) for g, (m, a) in scores[s].items()} for s in others}
     for nb_name in sources:

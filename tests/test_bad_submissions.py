@@ -146,6 +146,9 @@ def test_damaged_submission_gets_the_expected_score(student, round_trips):
     if expect.get("restored"):
         graded = (root / "autograded" / student / FULL_SUITE / nb_name).read_text()
         assert "Restored by the grader" in graded, f"{student}: the graded notebook does not say what was put back"
+    if expect.get("timeout"):  # stopped by its own cell time limit, in a run of its own
+        graded = (root / "autograded" / student / FULL_SUITE / nb_name).read_text()
+        assert "TimeoutError" in graded, f"{student}: the graded notebook does not say the cell ran out of time"
     if expect.get("small_output"):
         size = (root / "autograded" / student / FULL_SUITE / nb_name).stat().st_size
         assert size < 2_000_000, f"the graded notebook kept {size} bytes of output"
